@@ -1,0 +1,43 @@
+# kvsentry: build, test, benchmark and demo targets.
+# Tests need root (the native side of the comparisons runs under chroot) and
+# musl-gcc (apt-get install musl-tools) for the C syscall probes.
+
+GO          ?= go
+SHARED      ?= $(or $(KVSENTRY_SHARED),$(CURDIR)/../shared)
+TARBALL     := $(SHARED)/rootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz
+DEMO_ROOTFS ?= /tmp/kvsentry-alpine
+GIT_REV     := $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS     := $(if $(GIT_REV),-X main.version=0.1.0-dev+$(GIT_REV))
+
+.PHONY: all build test bench demo fmt clean
+
+all: build
+
+## build: compile bin/kvsentry
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/kvsentry ./cmd/kvsentry
+
+## test: vet and run every test (needs root and musl-gcc)
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+## bench: the same workloads natively, under kvsentry and under peers, as ratios
+bench:
+	$(GO) run ./test/bench
+
+## demo: build, prepare the Alpine rootfs once, run a shell in it
+demo: build
+	@if [ -e '$(DEMO_ROOTFS)/etc/alpine-release' ]; then \
+		echo 'rootfs $(DEMO_ROOTFS) already prepared'; \
+	else \
+		bin/kvsentry rootfs prepare '$(DEMO_ROOTFS)' --tarball '$(TARBALL)'; \
+	fi
+	bin/kvsentry run --rootfs '$(DEMO_ROOTFS)' /bin/sh -c 'echo $$((6*7)); cat /etc/alpine-release'
+
+## fmt: fail if any Go file is not gofmt-formatted
+fmt:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "not gofmt-ed:"; echo "$$out"; exit 1; fi
+
+clean:
+	rm -rf bin

@@ -1,0 +1,8 @@
+package main
+
+// The platforms kvsentry can run guests on register themselves from their
+// init functions (see package platform); importing them here makes them
+// available to --platform.
+import (
+	_ "kvsentry/platform/ptrace"
+)

@@ -1,0 +1,201 @@
+package ptrace
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sys/unix"
+	"kvsentry/platform"
+)
+
+// AddressSpace is a guest address space held by one stub process.
+type AddressSpace struct {
+	pid   int // host pid of the stub process
+	pidfd int
+
+	mu       sync.Mutex
+	threads  map[int]*stubThread // stub threads keyed by their tracer's host tid
+	released bool
+}
+
+var _ platform.AddressSpace = (*AddressSpace)(nil)
+
+// Mapping is one MapFile request of a MapFiles batch.
+type Mapping struct {
+	Addr, Length, PoolOffset uint64
+	Perms                    platform.AccessType
+}
+
+// Pid is the host pid of the stub process (for diagnostics and tests).
+func (as *AddressSpace) Pid() int { return as.pid }
+
+// threadFor returns the stub thread traced by host thread tid.
+func (as *AddressSpace) threadFor(tid int) (*stubThread, error) {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if as.released {
+		return nil, fmt.Errorf("ptrace: address space of stub %d was released", as.pid)
+	}
+	if t := as.threads[tid]; t != nil {
+		if t.dead.Load() {
+			return nil, fmt.Errorf("ptrace: stub %d is dead", t.tid)
+		}
+		return t, nil
+	}
+	for tracer := range as.threads {
+		return nil, errWrongThread{tracer, tid}
+	}
+	return nil, fmt.Errorf("ptrace: address space of stub %d has no threads", as.pid)
+}
+
+// callerThread returns the stub thread traced by the calling OS thread.
+func (as *AddressSpace) callerThread() (*stubThread, error) {
+	return as.threadFor(unix.Gettid())
+}
+
+// checkRange validates a page-aligned, non-empty range below MaxUserAddress,
+// as mmap(2)/munmap(2) would with MAP_FIXED (EINVAL otherwise).
+func checkRange(addr, length uint64) error {
+	if addr%pageSize != 0 || length%pageSize != 0 || length == 0 ||
+		addr+length < addr || addr+length > stubBase {
+		return unix.EINVAL
+	}
+	return nil
+}
+
+// prot converts an access set to PROT_* bits.
+func prot(a platform.AccessType) uintptr {
+	var p uintptr
+	if a&platform.Read != 0 {
+		p |= unix.PROT_READ
+	}
+	if a&platform.Write != 0 {
+		p |= unix.PROT_WRITE
+	}
+	if a&platform.Execute != 0 {
+		p |= unix.PROT_EXEC
+	}
+	return p
+}
+
+// MapFile maps pool pages into the stub: mmap(addr, length, prot,
+// MAP_SHARED|MAP_FIXED, pool, poolOffset) injected into the stub process.
+func (as *AddressSpace) MapFile(addr, length, poolOffset uint64, perms platform.AccessType) error {
+	if err := checkRange(addr, length); err != nil || poolOffset%pageSize != 0 {
+		return unix.EINVAL
+	}
+	t, err := as.callerThread()
+	if err != nil {
+		return err
+	}
+	got, err := t.syscall(unix.SYS_MMAP, [6]uintptr{uintptr(addr), uintptr(length), prot(perms),
+		unix.MAP_SHARED | unix.MAP_FIXED, stubPoolFD, uintptr(poolOffset)})
+	if err != nil {
+		return err
+	}
+	if got != addr {
+		return fmt.Errorf("ptrace: mmap in stub %d returned %#x, want %#x", as.pid, got, addr)
+	}
+	return nil
+}
+
+// Unmap removes the stub's mappings in [addr, addr+length) (munmap(2)).
+func (as *AddressSpace) Unmap(addr, length uint64) error {
+	if err := checkRange(addr, length); err != nil {
+		return err
+	}
+	t, err := as.callerThread()
+	if err != nil {
+		return err
+	}
+	_, err = t.syscall(unix.SYS_MUNMAP, [6]uintptr{uintptr(addr), uintptr(length)})
+	return err
+}
+
+// batchEntry is the size of one entry of the stub's batch loop:
+// {nr, a0..a5, result}, eight quadwords.
+const batchEntry = 64
+
+// MapFiles performs several MapFile calls with one stop of the stub per 63
+// mappings: the requests are written to the stub's scratch page
+// (process_vm_writev(2)) and the stub's batch loop issues the mmaps. It stops
+// at the first failure and returns its errno; earlier mappings stay.
+func (as *AddressSpace) MapFiles(ms []Mapping) error {
+	for _, m := range ms {
+		if err := checkRange(m.Addr, m.Length); err != nil || m.PoolOffset%pageSize != 0 {
+			return unix.EINVAL
+		}
+	}
+	if len(ms) == 0 {
+		return nil
+	}
+	t, err := as.callerThread()
+	if err != nil {
+		return err
+	}
+	const perRound = pageSize/batchEntry - 1 // one entry left for the terminator
+	var buf [pageSize]byte
+	le := binary.LittleEndian
+	for len(ms) > 0 {
+		n := min(len(ms), perRound)
+		for i, m := range ms[:n] {
+			e := buf[i*batchEntry:]
+			le.PutUint64(e[0:], unix.SYS_MMAP)
+			le.PutUint64(e[8:], m.Addr)
+			le.PutUint64(e[16:], m.Length)
+			le.PutUint64(e[24:], uint64(prot(m.Perms)))
+			le.PutUint64(e[32:], unix.MAP_SHARED|unix.MAP_FIXED)
+			le.PutUint64(e[40:], stubPoolFD)
+			le.PutUint64(e[48:], m.PoolOffset)
+			le.PutUint64(e[56:], 0)
+		}
+		le.PutUint64(buf[n*batchEntry:], 0) // terminator: nr 0
+		if err := t.runBatch(buf[:n*batchEntry+8]); err != nil {
+			return err
+		}
+		ms = ms[n:]
+	}
+	return nil
+}
+
+// runBatch copies a batch to the scratch page and runs the stub's loop.
+func (t *stubThread) runBatch(b []byte) error {
+	if t.dead.Load() {
+		return fmt.Errorf("ptrace: stub %d is dead", t.tid)
+	}
+	if err := writeStubMemory(t.pid, stubScratch, b); err != nil {
+		return fmt.Errorf("ptrace: writing a batch into stub %d: %w", t.pid, err)
+	}
+	t.inj = t.base
+	t.inj.Rip = stubBase + offBatch
+	t.inj.Rbx = stubScratch
+	t.inj.Orig_rax = ^uint64(0)
+	if err := setRegs(t.tid, &t.inj); err != nil {
+		return fmt.Errorf("ptrace: PTRACE_SETREGS: %w", err)
+	}
+	rax, err := t.runUntilTrap(stubBase+offBatchDone+1, false)
+	if err != nil {
+		return err
+	}
+	if e := int64(rax); e < 0 && e >= -4095 {
+		return unix.Errno(-e)
+	}
+	return nil
+}
+
+// Release kills the stub process (SIGKILL) and reaps it. Any thread may
+// call it; the address space must not be used afterwards.
+func (as *AddressSpace) Release() {
+	as.mu.Lock()
+	if as.released {
+		as.mu.Unlock()
+		return
+	}
+	as.released = true
+	for _, t := range as.threads {
+		t.dead.Store(true)
+	}
+	as.mu.Unlock()
+	killStub(as.pid, as.pidfd)
+}

@@ -1,0 +1,155 @@
+package ptrace
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+	"kvsentry/platform"
+)
+
+// interruptSignal is what Interrupt sends to a running stub thread. SIGSTOP
+// can be neither blocked nor ignored; the tracer always suppresses it at the
+// signal-delivery-stop, so no group stop ever begins.
+const interruptSignal = unix.SIGSTOP
+
+// syscallStop is the stop signal of a syscall-stop with PTRACE_O_TRACESYSGOOD.
+const syscallStop = int(unix.SIGTRAP) | 0x80
+
+// si_code values of SIGSEGV (siginfo.h).
+const (
+	segvMapErr = 1
+	segvAccErr = 2
+	segvPkuErr = 4
+)
+
+// Context is a virtual CPU: it runs guest code on the stub thread that the
+// calling tracer thread drives in an address space.
+type Context struct {
+	fpSize int
+
+	// interrupt is set by Interrupt and consumed by Switch.
+	interrupt atomic.Bool
+	// running is pid<<32|tid of the stub thread running guest code, 0 if none.
+	running atomic.Uint64
+
+	// Cache of the last address space's stub thread (tracer thread only).
+	lastAS *AddressSpace
+	lastT  *stubThread
+}
+
+var _ platform.Context = (*Context)(nil)
+
+// Switch runs the guest with regs in as until an event (the loop of
+// gVisor's ptrace subprocess.switchToApp, written against ptrace(2)):
+// PTRACE_SETREGS (+ NT_X86_XSTATE when the FP state changed), PTRACE_SYSEMU,
+// wait4(tid, __WALL), then PTRACE_GETREGS and the XSAVE state back into regs.
+// Signals that stop the stub are never delivered to it.
+func (c *Context) Switch(as platform.AddressSpace, regs *platform.Registers) (platform.Event, error) {
+	pas, ok := as.(*AddressSpace)
+	if !ok {
+		return platform.Event{}, fmt.Errorf("ptrace: Switch into a foreign address space %T", as)
+	}
+	if len(regs.FPState) != c.fpSize {
+		return platform.Event{}, fmt.Errorf("ptrace: FPState is %d bytes, want %d: %w", len(regs.FPState), c.fpSize, unix.EINVAL)
+	}
+	tid := unix.Gettid()
+	t := c.lastT
+	if c.lastAS != pas || t == nil || t.tracer != tid || t.dead.Load() {
+		var err error
+		if t, err = pas.threadFor(tid); err != nil {
+			return platform.Event{}, err
+		}
+		c.lastAS, c.lastT = pas, t
+	}
+
+	// Interrupt handshake: either Interrupt sees running != 0 and signals
+	// the thread, or we see its flag here.
+	c.running.Store(uint64(t.pid)<<32 | uint64(uint32(t.tid)))
+	if c.interrupt.CompareAndSwap(true, false) {
+		c.running.Store(0)
+		return platform.Event{Kind: platform.EventInterrupt}, nil
+	}
+	ev, err := c.run(t, regs)
+	c.running.Store(0)
+	return ev, err
+}
+
+// run loads regs into t, resumes it with PTRACE_SYSEMU and decodes the stop.
+func (c *Context) run(t *stubThread, regs *platform.Registers) (platform.Event, error) {
+	// orig_rax = -1: the thread is not in a system call, so the kernel never
+	// applies syscall-restart fix-ups (rip -= 2) to the guest's registers.
+	orig := regs.Orig_rax
+	regs.Orig_rax = ^uint64(0)
+	err := setRegs(t.tid, &regs.PtraceRegs)
+	regs.Orig_rax = orig
+	if err != nil {
+		return platform.Event{}, fmt.Errorf("ptrace: PTRACE_SETREGS: %w", err)
+	}
+	if !t.fpValid || !bytes.Equal(t.fp, regs.FPState) {
+		t.fpValid = false
+		if err := setXState(t.tid, &t.iov, regs.FPState); err != nil {
+			return platform.Event{}, fmt.Errorf("ptrace: PTRACE_SETREGSET NT_X86_XSTATE: %w", err)
+		}
+		copy(t.fp, regs.FPState)
+		t.fpValid = true
+	}
+	if err := ptraceOp(unix.PTRACE_SYSEMU, t.tid, 0, 0); err != nil {
+		return platform.Event{}, fmt.Errorf("ptrace: PTRACE_SYSEMU: %w", err)
+	}
+	if err := t.waitStop(); err != nil {
+		return platform.Event{}, err
+	}
+	if err := getRegs(t.tid, &regs.PtraceRegs); err != nil {
+		return platform.Event{}, fmt.Errorf("ptrace: PTRACE_GETREGS: %w", err)
+	}
+	t.fpValid = false
+	if _, err := getXState(t.tid, &t.iov, regs.FPState); err != nil {
+		return platform.Event{}, fmt.Errorf("ptrace: PTRACE_GETREGSET NT_X86_XSTATE: %w", err)
+	}
+	copy(t.fp, regs.FPState)
+	t.fpValid = true
+
+	sig := t.stopSignal()
+	if sig == syscallStop {
+		return platform.Event{Kind: platform.EventSyscall}, nil
+	}
+	if err := getSiginfo(t.tid, &t.siginfo); err != nil {
+		return platform.Event{}, fmt.Errorf("ptrace: PTRACE_GETSIGINFO: %w", err)
+	}
+	// siginfo_t: si_signo@0, si_errno@4, si_code@8, si_addr@16 (sigaction(2)).
+	code := int32(binary.LittleEndian.Uint32(t.siginfo[8:]))
+	addr := binary.LittleEndian.Uint64(t.siginfo[16:])
+	switch unix.Signal(sig) {
+	case unix.SIGSEGV:
+		if code == segvMapErr || code == segvAccErr || code == segvPkuErr {
+			return platform.Event{Kind: platform.EventFault, Addr: addr, Access: platform.NoAccess,
+				Signo: int32(sig), Code: code}, nil
+		}
+		// A general-protection fault (si_code SI_KERNEL).
+		return platform.Event{Kind: platform.EventSignal, Addr: addr, Signo: int32(sig), Code: code}, nil
+	case unix.SIGILL, unix.SIGFPE, unix.SIGTRAP, unix.SIGBUS:
+		return platform.Event{Kind: platform.EventSignal, Addr: addr, Signo: int32(sig), Code: code}, nil
+	}
+	// The interrupt signal or any stray one: suppressed by the next resume.
+	c.interrupt.Store(false)
+	return platform.Event{Kind: platform.EventInterrupt}, nil
+}
+
+// Interrupt makes the running Switch (or the next one) return
+// EventInterrupt: it flags the context and tgkill(2)s the stub thread that
+// is running guest code, if any. Any goroutine may call it.
+func (c *Context) Interrupt() {
+	c.interrupt.Store(true)
+	if r := c.running.Load(); r != 0 {
+		unix.Tgkill(int(r>>32), int(uint32(r)), interruptSignal)
+	}
+}
+
+// Release frees the context. Stub threads belong to address spaces and are
+// released with them.
+func (c *Context) Release() {
+	c.lastAS, c.lastT = nil, nil
+}

@@ -1,0 +1,183 @@
+package sentry
+
+import (
+	"sort"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"kvsentry/vfs"
+)
+
+// fdEntry is one slot of a file descriptor table.
+type fdEntry struct {
+	file    *vfs.File
+	cloexec bool
+}
+
+// FDTable maps descriptors to open file descriptions (Linux's files_struct).
+type FDTable struct {
+	mu    sync.Mutex
+	files map[int32]fdEntry
+	// limit is RLIMIT_NOFILE's soft value, checked on allocation.
+	limit int32
+}
+
+// newFDTable returns an empty table.
+func newFDTable() *FDTable {
+	return &FDTable{files: map[int32]fdEntry{}, limit: 1024}
+}
+
+// Get returns the file at fd with a reference the caller must DecRef.
+func (t *FDTable) Get(fd int32) (*vfs.File, bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.files[fd]
+	if !ok {
+		return nil, false, unix.EBADF
+	}
+	e.file.IncRef()
+	return e.file, e.cloexec, nil
+}
+
+// lowestFreeLocked returns the lowest free descriptor >= min.
+func (t *FDTable) lowestFreeLocked(min int32) (int32, error) {
+	for fd := min; fd < t.limit; fd++ {
+		if _, used := t.files[fd]; !used {
+			return fd, nil
+		}
+	}
+	return -1, unix.EMFILE
+}
+
+// Add installs f at the lowest free descriptor >= min, taking a new reference.
+func (t *FDTable) Add(f *vfs.File, cloexec bool, min int32) (int32, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if min < 0 {
+		return -1, unix.EINVAL
+	}
+	if min >= t.limit {
+		return -1, unix.EINVAL
+	}
+	fd, err := t.lowestFreeLocked(min)
+	if err != nil {
+		return -1, err
+	}
+	f.IncRef()
+	t.files[fd] = fdEntry{file: f, cloexec: cloexec}
+	return fd, nil
+}
+
+// Set installs f at fd (dup2 semantics), taking a new reference and
+// releasing whatever was there.
+func (t *FDTable) Set(fd int32, f *vfs.File, cloexec bool) error {
+	if fd < 0 {
+		return unix.EBADF
+	}
+	t.mu.Lock()
+	if fd >= t.limit {
+		t.mu.Unlock()
+		return unix.EBADF
+	}
+	old, had := t.files[fd]
+	f.IncRef()
+	t.files[fd] = fdEntry{file: f, cloexec: cloexec}
+	t.mu.Unlock()
+	if had {
+		old.file.DecRef()
+	}
+	return nil
+}
+
+// Remove closes fd.
+func (t *FDTable) Remove(fd int32) error {
+	t.mu.Lock()
+	e, ok := t.files[fd]
+	delete(t.files, fd)
+	t.mu.Unlock()
+	if !ok {
+		return unix.EBADF
+	}
+	e.file.DecRef()
+	return nil
+}
+
+// SetCloexec changes fd's close-on-exec flag.
+func (t *FDTable) SetCloexec(fd int32, on bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.files[fd]
+	if !ok {
+		return unix.EBADF
+	}
+	e.cloexec = on
+	t.files[fd] = e
+	return nil
+}
+
+// Fork returns a copy sharing every open file description (fork(2)).
+func (t *FDTable) Fork() *FDTable {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := &FDTable{files: make(map[int32]fdEntry, len(t.files)), limit: t.limit}
+	for fd, e := range t.files {
+		e.file.IncRef()
+		n.files[fd] = e
+	}
+	return n
+}
+
+// CloseOnExec closes every descriptor marked close-on-exec (execve(2)).
+func (t *FDTable) CloseOnExec() {
+	t.mu.Lock()
+	var drop []*vfs.File
+	for fd, e := range t.files {
+		if e.cloexec {
+			drop = append(drop, e.file)
+			delete(t.files, fd)
+		}
+	}
+	t.mu.Unlock()
+	for _, f := range drop {
+		f.DecRef()
+	}
+}
+
+// CloseRange closes descriptors in [first, last] (close_range(2)); with
+// cloexecOnly it marks them close-on-exec instead.
+func (t *FDTable) CloseRange(first, last uint32, cloexecOnly bool) {
+	t.mu.Lock()
+	var drop []*vfs.File
+	for fd, e := range t.files {
+		if uint32(fd) < first || uint32(fd) > last {
+			continue
+		}
+		if cloexecOnly {
+			e.cloexec = true
+			t.files[fd] = e
+			continue
+		}
+		drop = append(drop, e.file)
+		delete(t.files, fd)
+	}
+	t.mu.Unlock()
+	for _, f := range drop {
+		f.DecRef()
+	}
+}
+
+// CloseAll releases every descriptor (process exit).
+func (t *FDTable) CloseAll() { t.CloseRange(0, ^uint32(0), false) }
+
+// FDs lists the open descriptors in ascending order.
+func (t *FDTable) FDs() []int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]int, 0, len(t.files))
+	for fd := range t.files {
+		out = append(out, int(fd))
+	}
+	sort.Ints(out)
+	return out
+}

@@ -1,0 +1,64 @@
+package sentry
+
+// Lock order:
+//   Kernel.mu (process tree, pid table, wait/exit state)
+//     -> ThreadGroup.sigMu (signal actions and pending sets)
+//   mm.MM and vfs locks are leaves taken without Kernel.mu held where possible.
+
+import (
+	"io"
+	"sync"
+	"time"
+
+	"kvsentry/mm"
+	"kvsentry/platform"
+	"kvsentry/vfs"
+)
+
+// Kernel is one sandbox: its processes, memory pool, file system and platform.
+type Kernel struct {
+	pool *mm.Pool
+	plat platform.Platform
+	vfs  *vfs.VFS
+
+	// strace, when non-nil, receives one line per guest syscall.
+	strace io.Writer
+	// straceMu serialises strace lines.
+	straceMu sync.Mutex
+
+	hwcap, hwcap2 uint64
+	boot          time.Time
+
+	mu sync.Mutex
+	// tasks maps thread ids to live tasks; tgs maps pids to thread groups
+	// (live or zombie).
+	tasks   map[int32]*Task
+	tgs     map[int32]*ThreadGroup
+	nextPID int32
+	// initTG is the sandbox's pid 1; when it exits the sandbox ends.
+	initTG *ThreadGroup
+	// done is closed when initTG has exited.
+	done chan struct{}
+}
+
+// allocPIDLocked returns the next free pid, as Linux's alloc_pid does
+// (sequential, wrapping below pid_max). Kernel.mu must be held.
+func (k *Kernel) allocPIDLocked() int32 {
+	const pidMax = 4194304
+	for {
+		k.nextPID++
+		if k.nextPID >= pidMax {
+			k.nextPID = 2
+		}
+		if _, used := k.tgs[k.nextPID]; used {
+			continue
+		}
+		if _, used := k.tasks[k.nextPID]; used {
+			continue
+		}
+		return k.nextPID
+	}
+}
+
+// uptime is the time since the sandbox booted.
+func (k *Kernel) uptime() time.Duration { return time.Since(k.boot) }

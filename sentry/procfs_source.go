@@ -1,0 +1,187 @@
+package sentry
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"kvsentry/vfs"
+)
+
+// procSource gives vfs's procfs its view of the kernel's processes.
+type procSource struct{ k *Kernel }
+
+// PIDs lists live (non-zombie) processes.
+func (p procSource) PIDs() []int {
+	p.k.mu.Lock()
+	defer p.k.mu.Unlock()
+	var out []int
+	for pid, tg := range p.k.tgs {
+		if !tg.zombie {
+			out = append(out, int(pid))
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+// Task returns the /proc view of process pid.
+func (p procSource) Task(pid int) vfs.ProcTask {
+	p.k.mu.Lock()
+	defer p.k.mu.Unlock()
+	tg, ok := p.k.tgs[int32(pid)]
+	if !ok || tg.leader == nil {
+		return nil
+	}
+	return procTask{tg: tg, t: tg.leader}
+}
+
+// procTask is one process as procfs shows it.
+type procTask struct {
+	tg *ThreadGroup
+	t  *Task
+}
+
+// Exe is the readlink of /proc/PID/exe.
+func (p procTask) Exe() string {
+	p.tg.sigMu.Lock()
+	defer p.tg.sigMu.Unlock()
+	return p.tg.exePath
+}
+
+// Cwd is the readlink of /proc/PID/cwd.
+func (p procTask) Cwd() string {
+	c := p.t.vctx()
+	return p.t.k.vfs.PathString(c, c.Cwd)
+}
+
+// Comm is the process name (at most 15 bytes).
+func (p procTask) Comm() string {
+	p.tg.sigMu.Lock()
+	defer p.tg.sigMu.Unlock()
+	return p.tg.comm
+}
+
+// FDs lists open descriptors.
+func (p procTask) FDs() []int {
+	if p.t.fds == nil {
+		return nil
+	}
+	return p.t.fds.FDs()
+}
+
+// FDLink is the readlink of /proc/PID/fd/N.
+func (p procTask) FDLink(fd int) (string, bool) {
+	if p.t.fds == nil {
+		return "", false
+	}
+	f, _, err := p.t.fds.Get(int32(fd))
+	if err != nil {
+		return "", false
+	}
+	defer f.DecRef()
+	return f.Name(p.t.vctx()), true
+}
+
+// Maps is /proc/PID/maps.
+func (p procTask) Maps() []byte {
+	if p.t.mm == nil {
+		return nil
+	}
+	return p.t.mm.Maps()
+}
+
+// Cmdline is /proc/PID/cmdline: the argv strings, each NUL-terminated.
+func (p procTask) Cmdline() []byte {
+	p.tg.sigMu.Lock()
+	defer p.tg.sigMu.Unlock()
+	var b bytes.Buffer
+	for _, a := range p.tg.execArgv {
+		b.WriteString(a)
+		b.WriteByte(0)
+	}
+	return b.Bytes()
+}
+
+// Environ is /proc/PID/environ.
+func (p procTask) Environ() []byte {
+	p.tg.sigMu.Lock()
+	defer p.tg.sigMu.Unlock()
+	return append([]byte(nil), p.tg.environ...)
+}
+
+// Stat is /proc/PID/stat (fs/proc/array.c do_task_stat), with the fields
+// the sentry tracks and zeros elsewhere.
+func (p procTask) Stat() []byte {
+	k := p.t.k
+	k.mu.Lock()
+	ppid := int32(0)
+	if p.tg.parent != nil {
+		ppid = p.tg.parent.pid
+	}
+	pgid, sid := p.tg.pgid, p.tg.sid
+	state := "R"
+	if p.tg.zombie {
+		state = "Z"
+	}
+	k.mu.Unlock()
+	fields := []string{fmt.Sprint(p.tg.pid), "(" + p.Comm() + ")", state, fmt.Sprint(ppid), fmt.Sprint(pgid), fmt.Sprint(sid)}
+	for i := 7; i <= 52; i++ {
+		fields = append(fields, "0")
+	}
+	fields[19] = "1" // num_threads
+	return []byte(strings.Join(fields, " ") + "\n")
+}
+
+// Status is /proc/PID/status (fs/proc/array.c proc_pid_status), abridged.
+func (p procTask) Status() []byte {
+	k := p.t.k
+	k.mu.Lock()
+	ppid := int32(0)
+	if p.tg.parent != nil {
+		ppid = p.tg.parent.pid
+	}
+	state := "R (running)"
+	if p.tg.zombie {
+		state = "Z (zombie)"
+	}
+	k.mu.Unlock()
+	c := p.t.creds
+	return []byte(fmt.Sprintf("Name:\t%s\nUmask:\t%04o\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\nUid:\t%d\t%d\t%d\t%d\nGid:\t%d\t%d\t%d\t%d\nFDSize:\t64\nGroups:\t\nThreads:\t1\n",
+		p.Comm(), p.t.fs.umask, state, p.tg.pid, p.tg.pid, ppid, c.UID, c.UID, c.UID, c.UID, c.GID, c.GID, c.GID, c.GID))
+}
+
+// hostHWCaps reads AT_HWCAP and AT_HWCAP2 from the sentry's own auxv, so the
+// guest sees the CPU features the host has.
+func hostHWCaps() (uint64, uint64) {
+	b, err := os.ReadFile("/proc/self/auxv")
+	if err != nil {
+		return 0, 0
+	}
+	var hw, hw2 uint64
+	for i := 0; i+16 <= len(b); i += 16 {
+		key, val := leUint64(b[i:]), leUint64(b[i+8:])
+		switch key {
+		case 16: // AT_HWCAP
+			hw = val
+		case 26: // AT_HWCAP2
+			hw2 = val
+		}
+	}
+	return hw, hw2
+}
+
+// OpenFD returns the file at fd with a new reference (the /proc/PID/fd/N
+// magic link), or nil.
+func (p procTask) OpenFD(fd int) *vfs.File {
+	if p.t.fds == nil {
+		return nil
+	}
+	f, _, err := p.t.fds.Get(int32(fd))
+	if err != nil {
+		return nil
+	}
+	return f
+}

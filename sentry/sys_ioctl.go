@@ -1,0 +1,89 @@
+package sentry
+
+import (
+	"golang.org/x/sys/unix"
+
+	"kvsentry/vfs"
+)
+
+func init() {
+	register(unix.SYS_IOCTL, "fxx", Partial, "FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; terminal ioctls ENOTTY until the terminal issue", sysIoctl)
+	register(unix.SYS_FSYNC, "f", Full, "", syncFD)
+	register(unix.SYS_FDATASYNC, "f", Full, "", syncFD)
+	register(unix.SYS_SYNCFS, "f", Full, "", syncFD)
+	register(unix.SYS_SYNC_FILE_RANGE, "fddx", Full, "", syncFD)
+	register(unix.SYS_FADVISE64, "fddd", Full, "", func(t *Task, a *sysArgs) (uint64, error) {
+		if _, err := syncFD(t, a); err != nil {
+			return 0, err
+		}
+		if a[3] > 5 {
+			return 0, unix.EINVAL
+		}
+		return 0, nil
+	})
+	register(unix.SYS_FLOCK, "fx", Partial, "accepted without locking until the file-system issue", func(t *Task, a *sysArgs) (uint64, error) {
+		if _, err := syncFD(t, a); err != nil {
+			return 0, err
+		}
+		op := a[1] &^ unix.LOCK_NB
+		if op != unix.LOCK_SH && op != unix.LOCK_EX && op != unix.LOCK_UN {
+			return 0, unix.EINVAL
+		}
+		return 0, nil
+	})
+}
+
+// sysIoctl implements ioctl(2) for the generic commands and file types'.
+func sysIoctl(t *Task, a *sysArgs) (uint64, error) {
+	fd, cmd, arg := int32(a[0]), uint32(a[1]), a[2]
+	f, _, err := t.fds.Get(fd)
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if f.Flags()&unix.O_PATH != 0 {
+		return 0, unix.EBADF
+	}
+	switch cmd {
+	case fioclex:
+		return 0, t.fds.SetCloexec(fd, true)
+	case fionclex:
+		return 0, t.fds.SetCloexec(fd, false)
+	case fionbio:
+		v, err := t.copyInUint32(arg)
+		if err != nil {
+			return 0, err
+		}
+		fl := f.Flags() &^ unix.O_NONBLOCK
+		if v != 0 {
+			fl |= unix.O_NONBLOCK
+		}
+		f.SetFlags(fl)
+		return 0, nil
+	case vfs.FIONREAD:
+		n, err := f.Ioctl(cmd, arg)
+		if err != nil {
+			return 0, err
+		}
+		return 0, t.copyOutUint32(arg, uint32(n))
+	}
+	return f.Ioctl(cmd, arg)
+}
+
+// syncFD validates the fd of fsync-like calls; the in-memory overlay has
+// nothing to flush.
+func syncFD(t *Task, a *sysArgs) (uint64, error) {
+	f, _, err := t.fds.Get(int32(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	f.DecRef()
+	return 0, nil
+}
+
+// Generic ioctl numbers (include/uapi/asm-generic/ioctls.h).
+const (
+	fionbio  = 0x5421
+	fionclex = 0x5450
+	fioclex  = 0x5451
+)

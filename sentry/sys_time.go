@@ -1,0 +1,183 @@
+package sentry
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/abi/linux"
+)
+
+func init() {
+	register(unix.SYS_CLOCK_GETTIME, "dp", Full, "", sysClockGettime)
+	register(unix.SYS_CLOCK_GETRES, "dp", Full, "", sysClockGetres)
+	register(unix.SYS_GETTIMEOFDAY, "pp", Full, "", sysGettimeofday)
+	register(unix.SYS_TIME, "p", Full, "", sysTime)
+	register(unix.SYS_NANOSLEEP, "pp", Partial, "not interruptible by signals yet", sysNanosleep)
+	register(unix.SYS_CLOCK_NANOSLEEP, "dxpp", Partial, "not interruptible by signals yet", sysClockNanosleep)
+	register(unix.SYS_TIMES, "p", Partial, "CPU times are not accounted yet (zeros)", sysTimes)
+	register(unix.SYS_GETRUSAGE, "dp", Partial, "CPU times are not accounted yet", sysGetrusage)
+}
+
+// clockNow reads clock id as the guest sees it (the host's clocks; the
+// process and thread CPU clocks are the sentry's own use of the host).
+func clockNow(id int32) (unix.Timespec, error) {
+	var ts unix.Timespec
+	switch id {
+	case unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_MONOTONIC_RAW,
+		unix.CLOCK_REALTIME_COARSE, unix.CLOCK_MONOTONIC_COARSE, unix.CLOCK_BOOTTIME,
+		unix.CLOCK_TAI, unix.CLOCK_REALTIME_ALARM, unix.CLOCK_BOOTTIME_ALARM:
+		err := unix.ClockGettime(id, &ts)
+		return ts, err
+	case unix.CLOCK_PROCESS_CPUTIME_ID, unix.CLOCK_THREAD_CPUTIME_ID:
+		err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
+		return ts, err
+	}
+	if id < 0 {
+		// Per-process/thread CPU clocks encoded by clock_getcpuclockid.
+		err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
+		return ts, err
+	}
+	return ts, unix.EINVAL
+}
+
+// timespecBytes encodes a struct timespec.
+func timespecBytes(ts unix.Timespec) []byte {
+	b := make([]byte, 16)
+	putLE64(b, uint64(ts.Sec))
+	putLE64(b[8:], uint64(ts.Nsec))
+	return b
+}
+
+// sysClockGettime implements clock_gettime(2).
+func sysClockGettime(t *Task, a *sysArgs) (uint64, error) {
+	ts, err := clockNow(int32(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	_, err = t.mm.CopyOut(a[1], timespecBytes(ts))
+	return 0, err
+}
+
+// sysClockGetres implements clock_getres(2).
+func sysClockGetres(t *Task, a *sysArgs) (uint64, error) {
+	id := int32(a[0])
+	if _, err := clockNow(id); err != nil {
+		return 0, err
+	}
+	if a[1] == 0 {
+		return 0, nil
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGetres(id, &ts); err != nil {
+		ts = unix.Timespec{Nsec: 1}
+	}
+	_, err := t.mm.CopyOut(a[1], timespecBytes(ts))
+	return 0, err
+}
+
+// sysGettimeofday implements gettimeofday(2).
+func sysGettimeofday(t *Task, a *sysArgs) (uint64, error) {
+	if a[0] != 0 {
+		now := time.Now()
+		b := make([]byte, 16)
+		putLE64(b, uint64(now.Unix()))
+		putLE64(b[8:], uint64(now.Nanosecond()/1000))
+		if _, err := t.mm.CopyOut(a[0], b); err != nil {
+			return 0, err
+		}
+	}
+	if a[1] != 0 {
+		if _, err := t.mm.CopyOut(a[1], make([]byte, 8)); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+// sysTime implements time(2).
+func sysTime(t *Task, a *sysArgs) (uint64, error) {
+	now := time.Now().Unix()
+	if a[0] != 0 {
+		if err := t.copyOutUint64(a[0], uint64(now)); err != nil {
+			return 0, err
+		}
+	}
+	return uint64(now), nil
+}
+
+// copyInTimespec reads and validates a struct timespec.
+func (t *Task) copyInTimespec(addr uint64) (unix.Timespec, error) {
+	b := make([]byte, 16)
+	if _, err := t.mm.CopyIn(addr, b); err != nil {
+		return unix.Timespec{}, err
+	}
+	ts := unix.Timespec{Sec: int64(leUint64(b)), Nsec: int64(leUint64(b[8:]))}
+	if ts.Sec < 0 || ts.Nsec < 0 || ts.Nsec >= 1e9 {
+		return ts, unix.EINVAL
+	}
+	return ts, nil
+}
+
+// sysNanosleep implements nanosleep(2).
+func sysNanosleep(t *Task, a *sysArgs) (uint64, error) {
+	ts, err := t.copyInTimespec(a[0])
+	if err != nil {
+		return 0, err
+	}
+	time.Sleep(time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec))
+	return 0, nil
+}
+
+// sysClockNanosleep implements clock_nanosleep(2) (relative and TIMER_ABSTIME).
+func sysClockNanosleep(t *Task, a *sysArgs) (uint64, error) {
+	id, flags := int32(a[0]), a[1]
+	if _, err := clockNow(id); err != nil {
+		return 0, err
+	}
+	if id == unix.CLOCK_THREAD_CPUTIME_ID {
+		return 0, unix.EINVAL
+	}
+	ts, err := t.copyInTimespec(a[2])
+	if err != nil {
+		return 0, err
+	}
+	d := time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec)
+	if flags&unix.TIMER_ABSTIME != 0 {
+		now, _ := clockNow(id)
+		d -= time.Duration(now.Sec)*time.Second + time.Duration(now.Nsec)
+	}
+	if d > 0 {
+		time.Sleep(d)
+	}
+	return 0, nil
+}
+
+// sysTimes implements times(2): the result is clock ticks since boot.
+func sysTimes(t *Task, a *sysArgs) (uint64, error) {
+	if a[0] != 0 {
+		if _, err := t.mm.CopyOut(a[0], make([]byte, 32)); err != nil {
+			return 0, err
+		}
+	}
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(ts.Sec*100 + ts.Nsec/1e7), nil
+}
+
+// sysGetrusage implements getrusage(2).
+func sysGetrusage(t *Task, a *sysArgs) (uint64, error) {
+	who := int32(a[0])
+	var ru rusage
+	switch who {
+	case unix.RUSAGE_SELF, unix.RUSAGE_THREAD:
+		ru = t.tg.usage
+	case unix.RUSAGE_CHILDREN:
+		t.k.mu.Lock()
+		ru = t.tg.childUsage
+		t.k.mu.Unlock()
+	default:
+		return 0, unix.EINVAL
+	}
+	var lr *linux.Rusage = ru.toLinux()
+	return 0, t.copyOutStruct(a[1], lr)
+}

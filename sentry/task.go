@@ -1,0 +1,124 @@
+package sentry
+
+import (
+	"sync"
+
+	"kvsentry/kernel/signal"
+	"kvsentry/mm"
+	"kvsentry/platform"
+	"kvsentry/vfs"
+)
+
+// ThreadGroup is a process: what Linux keeps in signal_struct and the
+// thread-group leader (pid, parent, children, exit state, sigactions).
+type ThreadGroup struct {
+	k   *Kernel
+	pid int32
+
+	// Fields below are protected by Kernel.mu.
+	parent   *ThreadGroup
+	children map[*ThreadGroup]struct{}
+	leader   *Task
+	pgid     int32
+	sid      int32
+	// exiting is set once exit_group (or a fatal signal) has begun.
+	exiting bool
+	// zombie is set when the process has exited and awaits its parent's wait.
+	zombie bool
+	// status is the wait status (as wait4 reports it) once zombie.
+	status uint32
+	// childCond is signalled when a child changes state (Kernel.mu).
+	childCond *sync.Cond
+	// exitSignal is sent to the parent when the process ends (SIGCHLD).
+	exitSignal int
+	// exePathChanged is set once the process has called execve (setpgid
+	// on such a child fails with EACCES).
+	exePathChanged bool
+	// vforkDone, when non-nil, is closed when a vfork child execs or exits.
+	vforkDone chan struct{}
+	// usage accumulates the rusage of reaped children.
+	childUsage rusage
+	usage      rusage
+
+	sigMu    sync.Mutex
+	actions  signal.Table
+	pending  signal.Set
+	rlimits  rlimits
+	execArgv []string
+	environ  []byte
+	comm     string
+	exePath  string
+}
+
+// Task is one guest thread: its registers, address space, file table and
+// file-system context. Only the goroutine running it touches the unlocked fields.
+type Task struct {
+	k   *Kernel
+	tid int32
+	tg  *ThreadGroup
+
+	regs platform.Registers
+	ctx  platform.Context
+	mm   *mm.MM
+
+	fds   *FDTable
+	fs    *fsContext
+	creds vfs.Creds
+	ids   ids
+
+	sigMask       signal.Set
+	clearChildTID uint64
+	// altStack is the raw stack_t set by sigaltstack, or nil.
+	altStack []byte
+	// scratch is a reusable I/O buffer (see scratchBuf).
+	scratch []byte
+	// killed is set (under Kernel.mu) when the task must stop at its next
+	// return to the sentry.
+	killed bool
+	// exitStatus is the wait status the task dies with.
+	exitStatus uint32
+	// cancel is closed (under Kernel.mu) when the task is killed, ending
+	// any blocking wait it is in.
+	cancel       chan struct{}
+	cancelClosed bool
+}
+
+// killLocked marks the task to exit with wait status ws (unless already
+// marked), interrupts guest code and wakes any blocking wait. Kernel.mu
+// must be held.
+func (t *Task) killLocked(ws uint32) {
+	if !t.killed {
+		t.killed = true
+		t.exitStatus = ws
+	}
+	if !t.cancelClosed {
+		t.cancelClosed = true
+		close(t.cancel)
+	}
+	if t.ctx != nil {
+		t.ctx.Interrupt()
+	}
+	if t.tg != nil && t.tg.childCond != nil {
+		t.tg.childCond.Broadcast()
+	}
+}
+
+// fsContext is what CLONE_FS shares: root, cwd and umask.
+type fsContext struct {
+	mu    sync.Mutex
+	root  vfs.Path
+	cwd   vfs.Path
+	umask uint32
+}
+
+// vctx returns the path-resolution context of the task.
+func (t *Task) vctx() *vfs.Ctx {
+	t.fs.mu.Lock()
+	defer t.fs.mu.Unlock()
+	return &vfs.Ctx{Root: t.fs.root, Cwd: t.fs.cwd, Creds: t.creds, PID: int(t.tg.pid)}
+}
+
+// rusage is the part of struct rusage the sentry tracks.
+type rusage struct {
+	utimeNS, stimeNS int64
+}

@@ -1,0 +1,166 @@
+package vfs
+
+import (
+	"io"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxFileSize bounds memory files (a stand-in for RLIMIT_FSIZE / s_maxbytes).
+const maxFileSize = 1 << 40
+
+// size is the current size of a regular or generated file.
+func (f *File) size() int64 {
+	if f.kind == fkGen {
+		return int64(len(f.gen))
+	}
+	f.v.mu.RLock()
+	defer f.v.mu.RUnlock()
+	return f.in.fileSize()
+}
+
+// lowerFD returns the file's own O_RDONLY fd on its lower host file.
+func (f *File) lowerFD(rel string) (int, error) {
+	f.hostMu.Lock()
+	defer f.hostMu.Unlock()
+	if f.hostFD < 0 {
+		fd, err := f.v.hostOpenReg(rel)
+		if err != nil {
+			return -1, err
+		}
+		f.hostFD = fd
+	}
+	return f.hostFD, nil
+}
+
+// preadAt reads a regular or generated file at off (no offset update).
+func (f *File) preadAt(dst []byte, off int64) (int, error) {
+	if f.kind == fkGen {
+		if off >= int64(len(f.gen)) {
+			return 0, nil
+		}
+		return copy(dst, f.gen[off:]), nil
+	}
+	v := f.v
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	in := f.in
+	if in.hostPath != "" {
+		if off >= in.size {
+			return 0, nil
+		}
+		if int64(len(dst)) > in.size-off {
+			dst = dst[:in.size-off]
+		}
+		fd, err := f.lowerFD(in.hostPath)
+		if err != nil {
+			return 0, err
+		}
+		return hostPread(fd, dst, off)
+	}
+	if off >= int64(len(in.data)) {
+		return 0, nil
+	}
+	return copy(dst, in.data[off:]), nil
+}
+
+// pwriteAt writes a regular file at off (at the end if appending), copying
+// it up first; it returns the offset just past the written bytes.
+func (f *File) pwriteAt(src []byte, off int64, appending bool) (int, int64, error) {
+	if f.kind == fkGen {
+		return 0, off, unix.EACCES
+	}
+	v := f.v
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	in := f.in
+	if err := v.copyUp(in); err != nil {
+		return 0, off, err
+	}
+	if appending {
+		off = int64(len(in.data))
+	}
+	if len(src) == 0 {
+		return 0, off, nil
+	}
+	end := off + int64(len(src))
+	if end > maxFileSize || end < off {
+		return 0, off, unix.EFBIG
+	}
+	if end > int64(len(in.data)) {
+		if end <= int64(cap(in.data)) {
+			old := len(in.data)
+			in.data = in.data[:end]
+			clear(in.data[old:])
+		} else {
+			nd := make([]byte, end, max(end, int64(cap(in.data))*2))
+			copy(nd, in.data)
+			in.data = nd
+		}
+	}
+	copy(in.data[off:], src)
+	in.touchMC()
+	if in.mode&(unix.S_ISUID|unix.S_ISGID) != 0 && in.mode&unix.S_IXGRP != 0 {
+		in.mode &^= unix.S_ISUID | unix.S_ISGID // file_remove_privs
+	}
+	return len(src), end, nil
+}
+
+// regMappable reads an inode's current content for mmap: the lower host
+// file until copy-up, memory afterwards.
+type regMappable struct {
+	v  *VFS
+	in *inode
+}
+
+// ReadAt implements Mappable; a short read past the end returns io.EOF.
+func (m *regMappable) ReadAt(p []byte, off int64) (int, error) {
+	m.v.mu.RLock()
+	defer m.v.mu.RUnlock()
+	in := m.in
+	var n int
+	if in.hostPath != "" {
+		in.hostMu.Lock()
+		if in.hostFD < 0 {
+			fd, err := m.v.hostOpenReg(in.hostPath)
+			if err != nil {
+				in.hostMu.Unlock()
+				return 0, err
+			}
+			in.hostFD = fd
+		}
+		fd := in.hostFD
+		in.hostMu.Unlock()
+		want := p
+		if off >= in.size {
+			want = nil
+		} else if int64(len(want)) > in.size-off {
+			want = want[:in.size-off]
+		}
+		for n < len(want) {
+			k, err := hostPread(fd, want[n:], off+int64(n))
+			if err != nil {
+				return n, err
+			}
+			if k == 0 {
+				break
+			}
+			n += k
+		}
+	} else if off < int64(len(in.data)) {
+		n = copy(p, in.data[off:])
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// zeroMappable is /dev/zero's mmap content.
+type zeroMappable struct{}
+
+// ReadAt implements Mappable with zeros.
+func (zeroMappable) ReadAt(p []byte, off int64) (int, error) {
+	clear(p)
+	return len(p), nil
+}
