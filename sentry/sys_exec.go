@@ -117,16 +117,31 @@ func (t *Task) execve(name string, argv, envv []string) error {
 		newMM.Release()
 		return err
 	}
-	// Point of no return.
-	as, err := k.plat.NewAddressSpace()
-	if err != nil {
-		newMM.Release()
-		return unix.ENOMEM
+	// Point of no return. The old platform address space is emptied and
+	// reused (cheaper than a new one); the old image's pages are freed.
+	old := t.mm
+	as := old.AddressSpace()
+	old.SetAddressSpace(nil)
+	old.Release()
+	if as != nil {
+		if err := as.Unmap(0, k.plat.MaxUserAddress()); err != nil {
+			as.Release()
+			as = nil
+		}
+	}
+	if as == nil {
+		as, err = k.plat.NewAddressSpace()
+		if err != nil {
+			newMM.Release()
+			t.mm = mm.New(k.pool, k.plat.MaxUserAddress())
+			t.k.mu.Lock()
+			t.killLocked(wsSignaled(int(unix.SIGKILL), false))
+			t.k.mu.Unlock()
+			return errNoReturn
+		}
 	}
 	newMM.SetAddressSpace(as)
-	old := t.mm
 	t.mm = newMM
-	old.Release()
 
 	t.fds.CloseOnExec()
 	fp := k.plat.InitialFPState()
