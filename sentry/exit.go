@@ -79,7 +79,17 @@ func (t *Task) exitGroup(ws uint32) {
 	p.sigMu.Lock()
 	act := p.actions[unix.SIGCHLD-1]
 	p.sigMu.Unlock()
-	if tg.exitSignal == int(unix.SIGCHLD) && (act.Handler == signal.SigIgn || act.Flags&signal.SANoCldWait != 0) {
+	autoReap := tg.exitSignal == int(unix.SIGCHLD) && (act.Handler == signal.SigIgn || act.Flags&signal.SANoCldWait != 0)
+	if tg.exitSignal > 0 && !(autoReap && act.Handler == signal.SigIgn) {
+		// do_notify_parent: SIGCHLD (or the clone's exit signal) with the
+		// child's status.
+		info := signal.Info{Signo: int32(tg.exitSignal), Code: signal.CLDExited, Pid: tg.pid, Status: int32(tg.status >> 8 & 0xff)}
+		if sig := tg.status & 0x7f; sig != 0 {
+			info.Code, info.Status = signal.CLDKilled, int32(sig)
+		}
+		k.sendSignalLocked(p, info)
+	}
+	if autoReap {
 		k.reapLocked(tg)
 	}
 	p.childCond.Broadcast()

@@ -4,7 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
-	"os/signal"
+	osignal "os/signal"
 	"path"
 	"strings"
 	"sync"
@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"kvsentry/kernel/signal"
 	"kvsentry/mm"
 	"kvsentry/platform"
 	"kvsentry/vfs"
@@ -40,7 +41,7 @@ func Run(cfg Config) (int, error) {
 	}
 	// Stops and exits of platform processes must not run Go's signal
 	// handler (DESIGN.md: several µs per ptrace stop otherwise).
-	signal.Ignore(syscall.SIGCHLD)
+	osignal.Ignore(syscall.SIGCHLD)
 
 	k, err := newKernel(cfg)
 	if err != nil {
@@ -157,7 +158,7 @@ func newKernel(cfg Config) (*Kernel, error) {
 func (k *Kernel) newInitTask(cfg Config) (*Task, error) {
 	root := k.vfs.Root()
 	cwd := root
-	t := &Task{k: k, cancel: make(chan struct{}), fds: newFDTable(), fs: &fsContext{root: root, cwd: root, umask: 0o022}}
+	t := &Task{k: k, intr: make(chan struct{}), alt: signal.AltStack{Flags: signal.SSDisable}, fds: newFDTable(), fs: &fsContext{root: root, cwd: root, umask: 0o022}}
 	t.mm = mm.New(k.pool, k.plat.MaxUserAddress())
 	tg := &ThreadGroup{k: k, children: map[*ThreadGroup]struct{}{}, exitSignal: int(unix.SIGCHLD)}
 	tg.childCond = sync.NewCond(&k.mu)

@@ -126,7 +126,7 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 		t.fs.mu.Unlock()
 	}
 
-	child := &Task{k: k, mm: childMM, fds: fds, fs: fs, creds: t.creds, ids: t.ids, sigMask: t.sigMask, cancel: make(chan struct{})}
+	child := &Task{k: k, mm: childMM, fds: fds, fs: fs, creds: t.creds, ids: t.ids, sigMask: t.sigMask, intr: make(chan struct{}), alt: t.alt}
 	child.regs = t.regs
 	child.regs.FPState = append([]byte(nil), t.regs.FPState...)
 	child.regs.Rax = 0

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"kvsentry/kernel/signal"
 	"kvsentry/mm"
 	"kvsentry/platform"
 	"kvsentry/sentry/loader"
@@ -155,7 +156,7 @@ func (t *Task) execve(name string, argv, envv []string) error {
 	t.regs.Rip = res.Entry
 	t.regs.Rsp = res.Stack
 	t.clearChildTID = 0
-	t.altStack = nil
+	t.alt = signal.AltStack{Flags: signal.SSDisable}
 
 	var env strings.Builder
 	for _, e := range envv {

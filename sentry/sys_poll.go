@@ -117,10 +117,10 @@ func (t *Task) poll(addr uint64, nfds uint64, timeout *time.Duration) (uint64, e
 		case <-deadline:
 			zero := time.Duration(0)
 			timeout = &zero
-		case <-t.cancel:
+		case <-t.intr:
 			close(stop)
 			tick.Stop()
-			return 0, unix.EINTR
+			return 0, errRestartNoHand
 		}
 		close(stop)
 		tick.Stop()

@@ -3,6 +3,7 @@ package sentry
 import (
 	"golang.org/x/sys/unix"
 
+	"kvsentry/kernel/signal"
 	"kvsentry/vfs"
 )
 
@@ -61,7 +62,7 @@ func (t *Task) readInto(f *vfs.File, addr, n uint64, pread bool, off int64) (uin
 		if pread {
 			c, err = f.Pread(buf, off+int64(done))
 		} else {
-			c, err = f.ReadCancel(buf, t.cancel)
+			c, err = f.ReadCancel(buf, t.intr)
 		}
 		if c > 0 {
 			w, cerr := t.mm.CopyOut(addr+done, buf[:c])
@@ -76,6 +77,9 @@ func (t *Task) readInto(f *vfs.File, addr, n uint64, pread bool, off int64) (uin
 		if err != nil {
 			if done > 0 {
 				return done, nil
+			}
+			if err == unix.EINTR {
+				return 0, errRestartSys
 			}
 			return 0, err
 		}
@@ -114,7 +118,7 @@ func (t *Task) writeFrom(f *vfs.File, addr, n uint64, pwrite bool, off int64) (u
 		if pwrite {
 			c, err = f.Pwrite(buf[:got], off+int64(done))
 		} else {
-			c, err = f.WriteCancel(buf[:got], t.cancel)
+			c, err = f.WriteCancel(buf[:got], t.intr)
 		}
 		done += uint64(c)
 		if err != nil {
@@ -123,6 +127,9 @@ func (t *Task) writeFrom(f *vfs.File, addr, n uint64, pwrite bool, off int64) (u
 			}
 			if done > 0 {
 				return done, nil
+			}
+			if err == unix.EINTR {
+				return 0, errRestartSys
 			}
 			return 0, err
 		}
@@ -136,7 +143,7 @@ func (t *Task) writeFrom(f *vfs.File, addr, n uint64, pwrite bool, off int64) (u
 // sendSelf sends sig to the task's own process.
 func (t *Task) sendSelf(sig int) {
 	t.k.mu.Lock()
-	t.k.sendSignalLocked(t.tg, sig)
+	t.k.sendSignalLocked(t.tg, t.senderInfo(sig, signal.SIUser))
 	t.k.mu.Unlock()
 }
 

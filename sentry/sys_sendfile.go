@@ -29,7 +29,7 @@ func (t *Task) copyBetween(out, in *vfs.File, n uint64, inOff, outOff *int64) (u
 		if inOff != nil {
 			r, err = in.Pread(buf, *inOff)
 		} else {
-			r, err = in.ReadCancel(buf, t.cancel)
+			r, err = in.ReadCancel(buf, t.intr)
 		}
 		if err != nil {
 			if done > 0 {
@@ -45,7 +45,7 @@ func (t *Task) copyBetween(out, in *vfs.File, n uint64, inOff, outOff *int64) (u
 			w, err = out.Pwrite(buf[:r], *outOff)
 			*outOff += int64(w)
 		} else {
-			w, err = out.WriteCancel(buf[:r], t.cancel)
+			w, err = out.WriteCancel(buf[:r], t.intr)
 		}
 		if inOff != nil {
 			*inOff += int64(w)

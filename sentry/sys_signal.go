@@ -1,38 +1,50 @@
 package sentry
 
 import (
-	"github.com/sirupsen/logrus"
+	"time"
+
 	"golang.org/x/sys/unix"
 
 	"kvsentry/kernel/signal"
 )
 
 func init() {
-	register(unix.SYS_RT_SIGACTION, "dppd", Partial, "actions are recorded and default actions taken; handlers run once the signals issue delivers frames", sysRtSigaction)
+	register(unix.SYS_RT_SIGACTION, "dppd", Full, "", sysRtSigaction)
 	register(unix.SYS_RT_SIGPROCMASK, "dppd", Full, "", sysRtSigprocmask)
-	register(unix.SYS_KILL, "dd", Partial, "default actions (terminate, ignore); signals to handlers stay pending until frames are delivered", sysKill)
+	register(unix.SYS_RT_SIGRETURN, "", Full, "", sysRtSigreturn)
+	register(unix.SYS_RT_SIGSUSPEND, "pd", Full, "", sysRtSigsuspend)
+	register(unix.SYS_PAUSE, "", Full, "", func(t *Task, a *sysArgs) (uint64, error) {
+		t.waitInterrupt()
+		return 0, errRestartNoHand
+	})
+	register(unix.SYS_KILL, "dd", Partial, "job-control stop/continue default actions are not modelled yet (ignored)", sysKill)
 	register(unix.SYS_TKILL, "dd", Partial, "as kill", func(t *Task, a *sysArgs) (uint64, error) {
 		return 0, t.killTask(int32(a[0]), -1, int(a[1]))
 	})
 	register(unix.SYS_TGKILL, "ddd", Partial, "as kill", func(t *Task, a *sysArgs) (uint64, error) {
 		return 0, t.killTask(int32(a[1]), int32(a[0]), int(a[2]))
 	})
-	register(unix.SYS_SIGALTSTACK, "pp", Partial, "recorded; used when frames are delivered", sysSigaltstack)
+	register(unix.SYS_RT_SIGQUEUEINFO, "ddp", Partial, "as kill", sysRtSigqueueinfo)
+	register(unix.SYS_SIGALTSTACK, "pp", Full, "", sysSigaltstack)
 	register(unix.SYS_RT_SIGPENDING, "pd", Full, "", func(t *Task, a *sysArgs) (uint64, error) {
+		if a[1] > 8 {
+			return 0, unix.EINVAL
+		}
 		t.tg.sigMu.Lock()
-		p := t.tg.pending
+		p := t.tg.pending & t.sigMask
 		t.tg.sigMu.Unlock()
-		return 0, t.copyOutUint64(a[0], uint64(p))
+		b := make([]byte, 8)
+		putLE64(b, uint64(p))
+		_, err := t.mm.CopyOut(a[0], b[:a[1]])
+		return 0, err
 	})
+	register(unix.SYS_RT_SIGTIMEDWAIT, "pppd", Full, "", sysRtSigtimedwait)
 }
 
 // sysRtSigaction implements rt_sigaction(2).
 func sysRtSigaction(t *Task, a *sysArgs) (uint64, error) {
 	sig, newAddr, oldAddr, size := int(a[0]), a[1], a[2], a[3]
-	if size != 8 {
-		return 0, unix.EINVAL
-	}
-	if !signal.Valid(sig) {
+	if size != 8 || !signal.Valid(sig) {
 		return 0, unix.EINVAL
 	}
 	var na signal.Action
@@ -46,6 +58,7 @@ func sysRtSigaction(t *Task, a *sysArgs) (uint64, error) {
 		}
 		na = signal.Action{Handler: leUint64(b), Flags: leUint64(b[8:]), Restorer: leUint64(b[16:]), Mask: signal.Set(leUint64(b[24:])) &^ signal.Unblockable}
 	}
+	t.k.mu.Lock()
 	tg := t.tg
 	tg.sigMu.Lock()
 	old := tg.actions[sig-1]
@@ -55,9 +68,11 @@ func sysRtSigaction(t *Task, a *sysArgs) (uint64, error) {
 		// pending instances (kernel/signal.c do_sigaction).
 		if na.Handler == signal.SigIgn || (na.Handler == signal.SigDfl && signal.Default(sig) == signal.Ignore) {
 			tg.pending &^= signal.Bit(sig)
+			delete(tg.queue, sig)
 		}
 	}
 	tg.sigMu.Unlock()
+	t.k.mu.Unlock()
 	if oldAddr != 0 {
 		b := make([]byte, signal.ActionSize)
 		putLE64(b, old.Handler)
@@ -69,6 +84,14 @@ func sysRtSigaction(t *Task, a *sysArgs) (uint64, error) {
 		}
 	}
 	return 0, nil
+}
+
+// setMask installs a new signal mask and notices newly deliverable signals.
+func (t *Task) setMask(m signal.Set) {
+	t.k.mu.Lock()
+	t.sigMask = m &^ signal.Unblockable
+	t.recalcLocked()
+	t.k.mu.Unlock()
 }
 
 // sysRtSigprocmask implements rt_sigprocmask(2).
@@ -83,36 +106,91 @@ func sysRtSigprocmask(t *Task, a *sysArgs) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		s := signal.Set(v) &^ signal.Unblockable
+		s := signal.Set(v)
 		switch how {
 		case unix.SIG_BLOCK:
-			t.sigMask |= s
+			s = old | s
 		case unix.SIG_UNBLOCK:
-			t.sigMask &^= s
+			s = old &^ s
 		case unix.SIG_SETMASK:
-			t.sigMask = s
 		default:
 			return 0, unix.EINVAL
 		}
+		t.setMask(s)
 	}
 	if oldAddr != 0 {
 		if err := t.copyOutUint64(oldAddr, uint64(old)); err != nil {
-			t.sigMask = old
 			return 0, err
 		}
 	}
-	// A default-fatal signal left pending while blocked takes effect now.
-	t.k.mu.Lock()
-	t.tg.sigMu.Lock()
-	ready := t.tg.pending &^ t.sigMask
-	t.tg.sigMu.Unlock()
-	for sig := 1; sig <= signal.NumSignals; sig++ {
-		if ready.Has(sig) {
-			t.k.sendSignalLocked(t.tg, sig)
+	return 0, nil
+}
+
+// sysRtSigsuspend implements rt_sigsuspend(2).
+func sysRtSigsuspend(t *Task, a *sysArgs) (uint64, error) {
+	if a[1] != 8 {
+		return 0, unix.EINVAL
+	}
+	v, err := t.copyInUint64(a[0])
+	if err != nil {
+		return 0, err
+	}
+	t.savedMask, t.hasSavedMask = t.sigMask, true
+	t.setMask(signal.Set(v))
+	t.waitInterrupt()
+	return 0, errRestartNoHand
+}
+
+// sysRtSigreturn implements rt_sigreturn(2): the frame sits at rsp-8.
+func sysRtSigreturn(t *Task, a *sysArgs) (uint64, error) {
+	b := make([]byte, signal.FrameReadSize)
+	if _, err := t.mm.CopyIn(t.regs.Rsp-8, b); err != nil {
+		t.sigreturnFault()
+		return 0, errNoReturn
+	}
+	cur := append([]byte(nil), t.regs.FPState...)
+	st := signal.Restore(&t.regs, b)
+	size := len(cur)
+	fp := t.k.plat.InitialFPState()
+	if st.FPAddr != 0 {
+		if st.FPAddr&63 != 0 {
+			t.sigreturnFault()
+			return 0, errNoReturn
+		}
+		saved := make([]byte, size+4)
+		if _, err := t.mm.CopyIn(st.FPAddr, saved); err != nil {
+			t.sigreturnFault()
+			return 0, errNoReturn
+		}
+		n := signal.CheckFP(saved, size)
+		copy(fp, saved[:n])
+		// The software-reserved bytes are the platform's, not the guest's.
+		if size >= 512 {
+			copy(fp[464:512], cur[464:512])
 		}
 	}
+	t.regs.FPState = fp
+	if !t.alt.On(t.regs.Rsp) {
+		alt := st.Alt
+		if alt.Flags&signal.SSDisable != 0 || alt.Size == 0 {
+			alt = signal.AltStack{Flags: signal.SSDisable}
+		}
+		t.alt = alt
+	}
+	t.setMask(st.Mask)
+	return 0, errNoReturn
+}
+
+// sigreturnFault kills the task with SIGSEGV for a bad sigreturn frame.
+func (t *Task) sigreturnFault() {
+	t.k.mu.Lock()
+	t.killLocked(wsSignaled(int(unix.SIGSEGV), false))
 	t.k.mu.Unlock()
-	return 0, nil
+}
+
+// senderInfo is the siginfo of a signal sent by this task with kill.
+func (t *Task) senderInfo(sig int, code int32) signal.Info {
+	return signal.Info{Signo: int32(sig), Code: code, Pid: t.tg.pid, UID: t.ids.ruid}
 }
 
 // sysKill implements kill(2).
@@ -156,7 +234,7 @@ func sysKill(t *Task, a *sysArgs) (uint64, error) {
 		return 0, nil
 	}
 	for _, tg := range targets {
-		k.sendSignalLocked(tg, sig)
+		k.sendSignalLocked(tg, t.senderInfo(sig, signal.SIUser))
 	}
 	return 0, nil
 }
@@ -178,53 +256,47 @@ func (t *Task) killTask(tid, tgid int32, sig int) error {
 		return unix.ESRCH
 	}
 	if sig != 0 {
-		k.sendSignalLocked(target.tg, sig)
+		k.sendSignalLocked(target.tg, t.senderInfo(sig, signal.SITkill))
 	}
 	return nil
 }
 
-// sendSignalLocked sends sig to a process (kernel/signal.c send_signal and
-// complete_signal): default actions are carried out; signals with a guest
-// handler stay pending. Kernel.mu must be held.
-func (k *Kernel) sendSignalLocked(tg *ThreadGroup, sig int) {
-	if tg.zombie || tg.exiting {
-		return
+// sysRtSigqueueinfo implements rt_sigqueueinfo(2).
+func sysRtSigqueueinfo(t *Task, a *sysArgs) (uint64, error) {
+	pid, sig := int32(a[0]), int(a[1])
+	if !signal.Valid(sig) {
+		return 0, unix.EINVAL
 	}
-	tg.sigMu.Lock()
-	act := tg.actions[sig-1]
-	leader := tg.leader
-	blocked := leader != nil && leader.sigMask.Has(sig)
-	switch {
-	case sig == int(unix.SIGKILL):
-	case act.Handler == signal.SigIgn:
-		tg.sigMu.Unlock()
-		return
-	case blocked || act.Handler != signal.SigDfl:
-		if act.Handler != signal.SigDfl && !tg.pending.Has(sig) {
-			logrus.Debugf("pid %d: signal %d to a guest handler stays pending (delivery not implemented)", tg.pid, sig)
-		}
-		tg.pending |= signal.Bit(sig)
-		tg.sigMu.Unlock()
-		return
+	b := make([]byte, signal.InfoSize)
+	if _, err := t.mm.CopyIn(a[2], b); err != nil {
+		return 0, err
 	}
-	tg.pending &^= signal.Bit(sig)
-	tg.sigMu.Unlock()
-	switch signal.Default(sig) {
-	case signal.Terminate, signal.Core:
-		k.killGroupLocked(tg, wsSignaled(sig, false))
-		tg.childCond.Broadcast()
+	var info signal.Info
+	info.Unmarshal(b)
+	info.Signo = int32(sig)
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	tg, ok := k.tgs[pid]
+	if !ok {
+		return 0, unix.ESRCH
 	}
+	// Only the kernel may send SI_USER/positive codes to another process.
+	if (info.Code >= 0 || info.Code == signal.SITkill) && tg != t.tg {
+		return 0, unix.EPERM
+	}
+	k.sendSignalLocked(tg, info)
+	return 0, nil
 }
 
-// sysSigaltstack implements sigaltstack(2): the stack is recorded.
+// sysSigaltstack implements sigaltstack(2).
 func sysSigaltstack(t *Task, a *sysArgs) (uint64, error) {
+	onStack := t.alt.On(t.regs.Rsp)
 	if a[1] != 0 {
-		// Report "disabled" (ss_flags SS_DISABLE = 2) until set.
 		b := make([]byte, 24)
-		b[8] = 2
-		if t.altStack != nil {
-			copy(b, t.altStack)
-		}
+		putLE64(b, t.alt.Sp)
+		putLE32(b[8:], t.alt.Flags&^signal.SSOnStack|t.alt.FlagsFor(t.regs.Rsp)&signal.SSOnStack)
+		putLE64(b[16:], t.alt.Size)
 		if _, err := t.mm.CopyOut(a[1], b); err != nil {
 			return 0, err
 		}
@@ -234,14 +306,81 @@ func sysSigaltstack(t *Task, a *sysArgs) (uint64, error) {
 		if _, err := t.mm.CopyIn(a[0], b); err != nil {
 			return 0, err
 		}
-		flags := leUint32(b[8:])
-		if flags&^uint32(2|1<<31) != 0 {
+		if onStack {
+			return 0, unix.EPERM
+		}
+		ns := signal.AltStack{Sp: leUint64(b), Flags: leUint32(b[8:]), Size: leUint64(b[16:])}
+		mode := ns.Flags &^ signal.SSAutoDisarm
+		switch mode {
+		case signal.SSDisable:
+			ns = signal.AltStack{Flags: signal.SSDisable}
+		case 0, signal.SSOnStack:
+			if ns.Size < 2048 {
+				return 0, unix.ENOMEM
+			}
+			ns.Flags &^= signal.SSOnStack
+		default:
 			return 0, unix.EINVAL
 		}
-		if flags&2 == 0 && leUint64(b[16:]) < 2048 {
-			return 0, unix.ENOMEM
-		}
-		t.altStack = b
+		t.alt = ns
 	}
 	return 0, nil
+}
+
+// sysRtSigtimedwait implements rt_sigtimedwait(2).
+func sysRtSigtimedwait(t *Task, a *sysArgs) (uint64, error) {
+	if a[3] != 8 {
+		return 0, unix.EINVAL
+	}
+	v, err := t.copyInUint64(a[0])
+	if err != nil {
+		return 0, err
+	}
+	set := signal.Set(v) &^ signal.Unblockable
+	var deadline <-chan time.Time
+	if a[2] != 0 {
+		ts, err := t.copyInTimespec(a[2])
+		if err != nil {
+			return 0, err
+		}
+		tm := time.NewTimer(time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec))
+		defer tm.Stop()
+		deadline = tm.C
+	}
+	k := t.k
+	for {
+		k.mu.Lock()
+		tg := t.tg
+		tg.sigMu.Lock()
+		ready := tg.pending & set
+		tg.sigMu.Unlock()
+		if ready != 0 {
+			// Take it as if it were the only unblocked signal.
+			saved := t.sigMask
+			t.sigMask = ^ready
+			info, _, _ := t.dequeueLocked()
+			t.sigMask = saved
+			k.mu.Unlock()
+			if a[1] != 0 {
+				b := make([]byte, signal.InfoSize)
+				info.Marshal(b)
+				if _, err := t.mm.CopyOut(a[1], b); err != nil {
+					return 0, err
+				}
+			}
+			return uint64(info.Signo), nil
+		}
+		if t.killed || t.deliverableLocked() {
+			k.mu.Unlock()
+			return 0, unix.EINTR
+		}
+		t.rearmLocked()
+		ch := t.intr
+		k.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			return 0, unix.EAGAIN
+		}
+	}
 }

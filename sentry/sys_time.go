@@ -12,8 +12,8 @@ func init() {
 	register(unix.SYS_CLOCK_GETRES, "dp", Full, "", sysClockGetres)
 	register(unix.SYS_GETTIMEOFDAY, "pp", Full, "", sysGettimeofday)
 	register(unix.SYS_TIME, "p", Full, "", sysTime)
-	register(unix.SYS_NANOSLEEP, "pp", Partial, "not interruptible by signals yet", sysNanosleep)
-	register(unix.SYS_CLOCK_NANOSLEEP, "dxpp", Partial, "not interruptible by signals yet", sysClockNanosleep)
+	register(unix.SYS_NANOSLEEP, "pp", Partial, "a restart after an ignored-but-interrupting signal sleeps the full time again", sysNanosleep)
+	register(unix.SYS_CLOCK_NANOSLEEP, "dxpp", Partial, "a restart after an ignored-but-interrupting signal sleeps the full time again", sysClockNanosleep)
 	register(unix.SYS_TIMES, "p", Partial, "CPU times are not accounted yet (zeros)", sysTimes)
 	register(unix.SYS_GETRUSAGE, "dp", Partial, "CPU times are not accounted yet", sysGetrusage)
 }
@@ -124,8 +124,35 @@ func sysNanosleep(t *Task, a *sysArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	time.Sleep(time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec))
-	return 0, nil
+	return 0, t.sleep(time.Duration(ts.Sec)*time.Second+time.Duration(ts.Nsec), a[1])
+}
+
+// sleep waits for d unless a signal interrupts it; then the time left is
+// stored at remAddr (when non-zero) and the call restarts or fails with
+// EINTR (nanosleep's ERESTART_RESTARTBLOCK; a restart sleeps the full time
+// again).
+func (t *Task) sleep(d time.Duration, remAddr uint64) error {
+	if d <= 0 {
+		return nil
+	}
+	start := time.Now()
+	tm := time.NewTimer(d)
+	select {
+	case <-tm.C:
+		return nil
+	case <-t.intr:
+		tm.Stop()
+	}
+	if remAddr != 0 {
+		left := d - time.Since(start)
+		if left < 0 {
+			left = 0
+		}
+		if _, err := t.mm.CopyOut(remAddr, timespecBytes(unix.NsecToTimespec(left.Nanoseconds()))); err != nil {
+			return err
+		}
+	}
+	return errRestartRestartB
 }
 
 // sysClockNanosleep implements clock_nanosleep(2) (relative and TIMER_ABSTIME).
@@ -146,10 +173,11 @@ func sysClockNanosleep(t *Task, a *sysArgs) (uint64, error) {
 		now, _ := clockNow(id)
 		d -= time.Duration(now.Sec)*time.Second + time.Duration(now.Nsec)
 	}
-	if d > 0 {
-		time.Sleep(d)
+	rem := a[3]
+	if flags&unix.TIMER_ABSTIME != 0 {
+		rem = 0
 	}
-	return 0, nil
+	return 0, t.sleep(d, rem)
 }
 
 // sysTimes implements times(2): the result is clock ticks since boot.

@@ -76,8 +76,8 @@ func (t *Task) waitChild(w waitTarget, options int, reap bool) (int32, uint32, r
 		if options&wNoHang != 0 {
 			return 0, 0, rusage{}, nil
 		}
-		if t.killed {
-			return 0, 0, rusage{}, unix.EINTR
+		if t.killed || t.intrClosed {
+			return 0, 0, rusage{}, errRestartSys
 		}
 		tg.childCond.Wait()
 	}

@@ -127,7 +127,11 @@ func (t *Task) doSyscall() {
 			logrus.Errorf("syscall %s returned a non-errno error: %v", syscallName(nr), err)
 			errno = unix.EIO
 		}
-		ret = uint64(-int64(errno))
+		if isRestart(errno) {
+			t.restartErr = errno
+			errno = unix.EINTR
+		}
+		ret = negErrno(errno)
 	}
 	t.regs.Rax = ret
 	if st != nil {

@@ -2,6 +2,9 @@ package sentry
 
 import (
 	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 
 	"kvsentry/kernel/signal"
 	"kvsentry/mm"
@@ -43,6 +46,9 @@ type ThreadGroup struct {
 	sigMu    sync.Mutex
 	actions  signal.Table
 	pending  signal.Set
+	// queue holds the siginfo of each pending signal (several for
+	// real-time signals).
+	queue    map[int][]signal.Info
 	rlimits  rlimits
 	execArgv []string
 	environ  []byte
@@ -68,8 +74,17 @@ type Task struct {
 
 	sigMask       signal.Set
 	clearChildTID uint64
-	// altStack is the raw stack_t set by sigaltstack, or nil.
-	altStack []byte
+	// alt is the sigaltstack setting.
+	alt signal.AltStack
+	// savedMask is the mask sigsuspend replaced, restored after the
+	// signal it waited for is handled (Linux's saved_sigmask).
+	savedMask    signal.Set
+	hasSavedMask bool
+	// restartErr is the ERESTART* code of a syscall a signal interrupted.
+	restartErr unix.Errno
+	// sigPending hints that a signal may be deliverable (set by senders
+	// under Kernel.mu, cleared by the task when it finds none).
+	sigPending atomic.Bool
 	// scratch is a reusable I/O buffer (see scratchBuf).
 	scratch []byte
 	// killed is set (under Kernel.mu) when the task must stop at its next
@@ -77,10 +92,11 @@ type Task struct {
 	killed bool
 	// exitStatus is the wait status the task dies with.
 	exitStatus uint32
-	// cancel is closed (under Kernel.mu) when the task is killed, ending
-	// any blocking wait it is in.
-	cancel       chan struct{}
-	cancelClosed bool
+	// intr is closed (under Kernel.mu) when the task is killed or a signal
+	// becomes deliverable, ending any blocking wait it is in; it is re-armed
+	// once the signal has been handled.
+	intr       chan struct{}
+	intrClosed bool
 }
 
 // killLocked marks the task to exit with wait status ws (unless already
@@ -91,15 +107,30 @@ func (t *Task) killLocked(ws uint32) {
 		t.killed = true
 		t.exitStatus = ws
 	}
-	if !t.cancelClosed {
-		t.cancelClosed = true
-		close(t.cancel)
+	t.interruptLocked()
+}
+
+// interruptLocked ends the task's blocking wait and makes running guest
+// code return to the sentry. Kernel.mu must be held.
+func (t *Task) interruptLocked() {
+	if !t.intrClosed {
+		t.intrClosed = true
+		close(t.intr)
 	}
 	if t.ctx != nil {
 		t.ctx.Interrupt()
 	}
 	if t.tg != nil && t.tg.childCond != nil {
 		t.tg.childCond.Broadcast()
+	}
+}
+
+// rearmLocked gives the task a fresh interrupt channel once nothing is left
+// to interrupt it for. Kernel.mu must be held.
+func (t *Task) rearmLocked() {
+	if t.intrClosed && !t.killed && !t.deliverableLocked() {
+		t.intr = make(chan struct{})
+		t.intrClosed = false
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"kvsentry/kernel/signal"
 	"kvsentry/mm"
 	"kvsentry/platform"
 )
@@ -69,19 +70,20 @@ func (t *Task) run(first func() error, started chan<- error) {
 			t.doSyscall()
 		case platform.EventFault:
 			if ferr := t.mm.HandleFault(ev.Addr, ev.Access); ferr != nil {
-				signo := int(unix.SIGSEGV)
+				signo, code := int(unix.SIGSEGV), int32(1)
 				if fe, ok := ferr.(*mm.FaultError); ok {
-					signo = int(fe.Signo)
+					signo, code = int(fe.Signo), fe.Code
 				}
 				logrus.Debugf("task %d: fault at %#x rip %#x: %v", t.tid, ev.Addr, t.regs.Rip, ferr)
-				t.forceSignal(signo)
+				t.forceSignal(signo, code, ev.Addr)
 			}
 		case platform.EventSignal:
 			logrus.Debugf("task %d: hardware signal %d at rip %#x", t.tid, ev.Signo, t.regs.Rip)
-			t.forceSignal(int(ev.Signo))
+			t.forceSignal(int(ev.Signo), ev.Code, ev.Addr)
 		case platform.EventInterrupt:
-			// Nothing: pending kills are checked at the top of the loop.
+			// Nothing: kills and signals are handled below.
 		}
+		t.handleSignals()
 	}
 }
 
@@ -98,14 +100,45 @@ func (t *Task) shouldExit() bool {
 	return true
 }
 
-// forceSignal delivers a synchronous signal (a fault). Until guest handlers
-// are delivered (signals issue), a handled fault signal also kills, as Linux
-// does when the handler cannot run. No core file is written, so the wait
+// forceSignal delivers a synchronous signal from a hardware event (Linux
+// force_sig_fault): a handler runs if the signal is caught and unblocked;
+// otherwise the process dies of it. No core file is written, so the wait
 // status never carries the core bit (Linux sets it only after a dump).
-func (t *Task) forceSignal(sig int) {
+func (t *Task) forceSignal(sig int, code int32, addr uint64) {
+	tg := t.tg
+	tg.sigMu.Lock()
+	act := tg.actions[sig-1]
+	if act.Handler > signal.SigIgn && act.Flags&signal.SAResetHand != 0 {
+		tg.actions[sig-1] = signal.Action{}
+	}
+	tg.sigMu.Unlock()
+	if act.Handler > signal.SigIgn && !t.sigMask.Has(sig) {
+		fault := signal.Fault{Cr2: addr, Trapno: trapFor(sig), Err: 4}
+		if code == 2 { // SEGV_ACCERR: a protection fault on a present page
+			fault.Err |= 1
+		}
+		info := signal.Info{Signo: int32(sig), Code: code, Addr: addr}
+		t.setupFrame(sig, info, act, fault)
+		return
+	}
 	t.k.mu.Lock()
 	t.killLocked(wsSignaled(sig, false))
 	t.k.mu.Unlock()
+}
+
+// trapFor is the x86 exception vector behind a synchronous signal.
+func trapFor(sig int) uint64 {
+	switch unix.Signal(sig) {
+	case unix.SIGSEGV, unix.SIGBUS:
+		return 14 // #PF
+	case unix.SIGILL:
+		return 6 // #UD
+	case unix.SIGFPE:
+		return 0 // #DE
+	case unix.SIGTRAP:
+		return 3 // #BP
+	}
+	return 0
 }
 
 // Wait statuses as wait(2) encodes them.
