@@ -164,6 +164,10 @@ func (k *Kernel) newInitTask(cfg Config) (*Task, error) {
 	tg.childCond = sync.NewCond(&k.mu)
 	tg.rlimits = defaultRlimits()
 	t.tg = tg
+	// root with its primary group as the only supplementary group, as a
+	// container runtime starts a root process.
+	t.ids.groups = []uint32{0}
+	t.syncCreds()
 	if cfg.Cwd != "" && cfg.Cwd != "/" {
 		p, err := k.vfs.Lookup(t.vctx(), vfs.Path{}, cfg.Cwd, true)
 		if err != nil {

@@ -67,6 +67,11 @@ func (t *Task) readInto(f *vfs.File, addr, n uint64, pread bool, off int64) (uin
 		if c > 0 {
 			w, cerr := t.mm.CopyOut(addr+done, buf[:c])
 			done += uint64(w)
+			if cerr != nil && !pread && w < c {
+				// Linux never consumes what it could not copy: give the
+				// bytes back to a seekable file (pipes keep the loss).
+				f.Seek(int64(w-c), unix.SEEK_CUR)
+			}
 			if cerr != nil {
 				if done == 0 {
 					return 0, cerr

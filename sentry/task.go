@@ -43,9 +43,9 @@ type ThreadGroup struct {
 	childUsage rusage
 	usage      rusage
 
-	sigMu    sync.Mutex
-	actions  signal.Table
-	pending  signal.Set
+	sigMu   sync.Mutex
+	actions signal.Table
+	pending signal.Set
 	// queue holds the siginfo of each pending signal (several for
 	// real-time signals).
 	queue    map[int][]signal.Info

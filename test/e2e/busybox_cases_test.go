@@ -57,7 +57,7 @@ var bbCases = []bbCase{
 	{name: "grep", script: "grep -n root /etc/passwd; grep -c nologin /etc/passwd; grep -v -e sh -e nologin /etc/passwd; grep -i ALPINE /etc/os-release; grep zzz /etc/passwd; echo $?"},
 	{name: "grep_r", script: "grep -r alpine /etc | sort; grep -rl root /etc | sort; grep -r nosuchstring /etc; echo $?"},
 	{name: "find", script: "find /etc -name '*.conf' | sort; find /etc -type l | sort; find /etc/apk -type d | sort; find /nonexistent; echo $?"},
-	{name: "stat", script: "stat -c '%n %s %a %U %G %F %h' /etc/passwd /etc /bin/busybox /bin/sh /etc/shadow /etc/apk /tmp /sbin/apk"},
+	{name: "stat", script: "stat -c '%n %s %a %U %G %F %h' /etc/passwd /etc /bin/busybox /bin/sh /etc/shadow /etc/apk /media /sbin/apk"},
 	{name: "sha256sum", script: "sha256sum /bin/busybox /etc/passwd /lib/ld-musl-x86_64.so.1; echo -n abc | sha256sum"},
 	{name: "md5sum", script: "md5sum /etc/group /etc/services; echo -n abc | md5sum"},
 	{name: "base64", script: "base64 /etc/os-release; base64 /etc/services | base64 -d | cmp - /etc/services && echo roundtrip-ok"},

@@ -95,7 +95,7 @@ func TestSyscallsTable(t *testing.T) {
 	if r.Exit != 0 {
 		t.Fatalf("kvsentry syscalls: exit %d stderr %q", r.Exit, r.Stderr)
 	}
-	levels := map[string]bool{"supported": true, "partial": true, "unsupported": true}
+	levels := map[string]bool{"full": true, "partial": true, "unsupported": true}
 	want := map[string]string{"read": "0", "write": "1", "openat": "257", "execve": "59", "clone": "56"}
 	found := map[string]bool{}
 	for _, line := range strings.Split(r.Stdout, "\n") {
@@ -108,7 +108,7 @@ func TestSyscallsTable(t *testing.T) {
 			continue
 		}
 		if !levels[strings.ToLower(f[2])] {
-			t.Errorf("%s: support level %q is not one of supported/partial/unsupported: %q", f[1], f[2], line)
+			t.Errorf("%s: support level %q is not one of full/partial/unsupported: %q", f[1], f[2], line)
 		}
 		if f[1] != "clone" && strings.ToLower(f[2]) == "unsupported" {
 			t.Errorf("%s is listed unsupported: %q", f[1], line)

@@ -5,7 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -57,6 +59,7 @@ func Cleanup() {
 // Main is the body of a suite's TestMain: it runs the tests, removes the shared
 // temporary directory and exits with the tests' status.
 func Main(m *testing.M) {
+	closeInheritedFDs()
 	code := m.Run()
 	Cleanup()
 	os.Exit(code)
@@ -220,4 +223,20 @@ func PrivateRootfs(t testing.TB) string {
 		t.Fatalf("preparing private rootfs: %v", err)
 	}
 	return dir
+}
+
+// closeInheritedFDs marks every descriptor above stderr close-on-exec, so
+// descriptors the test process inherited (from a CI runner or a shell) do
+// not leak into native runs, where the guest would see them in
+// /proc/self/fd while the sandbox (rightly) does not.
+func closeInheritedFDs() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }
