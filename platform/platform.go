@@ -120,6 +120,19 @@ type AddressSpace interface {
 	Release()
 }
 
+// Mapping is one range of a MapFiles batch: as MapFile's arguments.
+type Mapping struct {
+	Addr, Length, PoolOffset uint64
+	Perms                    AccessType
+}
+
+// BatchMapper is implemented by address spaces that can establish several
+// mappings for the price of one (a ptrace stub maps a batch with one stop).
+type BatchMapper interface {
+	// MapFiles applies the mappings in order, stopping at the first error.
+	MapFiles(ms []Mapping) error
+}
+
 // Context is a virtual CPU: it runs guest code in an address space.
 type Context interface {
 	// Switch runs the guest with regs in as until an event, then stores the

@@ -22,10 +22,7 @@ type AddressSpace struct {
 var _ platform.AddressSpace = (*AddressSpace)(nil)
 
 // Mapping is one MapFile request of a MapFiles batch.
-type Mapping struct {
-	Addr, Length, PoolOffset uint64
-	Perms                    platform.AccessType
-}
+type Mapping = platform.Mapping
 
 // Pid is the host pid of the stub process (for diagnostics and tests).
 func (as *AddressSpace) Pid() int { return as.pid }
