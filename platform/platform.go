@@ -3,9 +3,11 @@
 // gVisor's pkg/sentry/platform/platform.go: a platform only runs guest code and
 // reports why it stopped; it never decides policy.
 //
-// Threading rule: on platforms that need it (ptrace), a Context and the
-// AddressSpaces it switches into are driven from one OS thread: callers lock
-// their goroutine with runtime.LockOSThread before NewContext and keep it locked.
+// Threading rule: on platforms that need it (ptrace), each Context belongs to
+// one OS thread: callers lock their goroutine with runtime.LockOSThread before
+// NewContext and keep it locked. Several such threads may use one
+// AddressSpace at once (the threads of a guest process). A thread that used
+// an AddressSpace calls Context.Release before its goroutine ends.
 package platform
 
 import (

@@ -6,38 +6,79 @@ import (
 	"kvsentry/kernel/signal"
 )
 
-// exitGroup ends the task's whole process with wait status ws, as Linux's
-// do_group_exit: every other task of the group is killed, memory and files
-// are released, children are reparented to init and the parent is notified.
-func (t *Task) exitGroup(ws uint32) {
-	tg := t.tg
-	k := t.k
-
-	k.mu.Lock()
+// groupExitLocked starts the exit of every thread of tg with wait status ws
+// (do_group_exit, and a fatal signal's zap_other_threads). Kernel.mu held.
+func (k *Kernel) groupExitLocked(tg *ThreadGroup, ws uint32) {
 	if !tg.exiting {
 		tg.exiting = true
 		tg.status = ws
 	}
-	for _, other := range k.tasks {
-		if other.tg == tg && other != t {
-			other.killLocked(tg.status)
+	for t := range tg.tasks {
+		t.killLocked(tg.status)
+	}
+}
+
+// killGroupLocked makes every task of tg exit with ws (a fatal signal).
+// Kernel.mu must be held.
+func (k *Kernel) killGroupLocked(tg *ThreadGroup, ws uint32) {
+	if tg.exiting {
+		return
+	}
+	k.groupExitLocked(tg, ws)
+}
+
+// exitTask ends the calling task (do_exit): its robust futexes and
+// clear_child_tid word are released, its share of the address space and file
+// table dropped; the last thread out turns the process into a zombie.
+func (t *Task) exitTask() {
+	k := t.k
+	tg := t.tg
+	t.exitRobustList()
+	if t.clearChildTID != 0 {
+		// CLONE_CHILD_CLEARTID: zero the tid word and wake one waiter
+		// (mm_release), which is how pthread_join learns of the exit.
+		if _, err := t.mm.CopyOut(t.clearChildTID, le32(0)); err == nil {
+			k.futexWake(t, t.clearChildTID, false, 1, ^uint32(0))
 		}
 	}
+
+	k.mu.Lock()
+	delete(tg.tasks, t)
 	delete(k.tasks, t.tid)
+	last := len(tg.tasks) == 0
+	// Children created by this thread lose their parent thread: they get
+	// their parent-death signal (PR_SET_PDEATHSIG) and, while the process
+	// lives on, another of its threads as parent thread.
+	for c := range tg.children {
+		if c.parentThread != t {
+			continue
+		}
+		c.parentThread = nil
+		for o := range tg.tasks {
+			c.parentThread = o
+			break
+		}
+		if c.pdeathSig != 0 && !c.zombie {
+			k.sendSignalLocked(c, signal.Info{Signo: int32(c.pdeathSig), Code: signal.SIUser})
+		}
+	}
+	if last && !tg.exiting {
+		tg.exiting = true
+		tg.status = t.exitStatus
+	}
+	tg.threadCond.Broadcast()
 	k.mu.Unlock()
 
-	// CLONE_CHILD_CLEARTID: zero the tid word (the futex wake comes with
-	// the processes issue, which adds threads).
-	if t.clearChildTID != 0 {
-		t.copyOutUint32(t.clearChildTID, 0)
+	k.mmPut(t.mm)
+	t.fds.put()
+	if last {
+		k.processExit(tg)
 	}
-	if t.fds != nil {
-		t.fds.CloseAll()
-	}
-	if t.mm != nil {
-		t.mm.Release()
-	}
+}
 
+// processExit makes tg a zombie once its last thread is gone: children are
+// reparented to init, the parent is notified (exit_notify).
+func (k *Kernel) processExit(tg *ThreadGroup) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	tg.zombie = true
@@ -45,15 +86,27 @@ func (t *Task) exitGroup(ws uint32) {
 		close(tg.vforkDone)
 		tg.vforkDone = nil
 	}
-	// Reparent children to init (Linux: forget_original_parent); zombies
-	// already reparented are reaped by init's wait.
+	// Reparent children to the nearest live subreaper ancestor, else init
+	// (forget_original_parent, find_new_reaper).
 	if tg != k.initTG {
+		reaper := k.initTG
+		for a := tg.parent; a != nil && a != k.initTG; a = a.parent {
+			if a.subreaper && !a.zombie && !a.exiting {
+				reaper = a
+				break
+			}
+		}
 		for c := range tg.children {
-			c.parent = k.initTG
-			k.initTG.children[c] = struct{}{}
+			c.parent = reaper
+			c.parentThread = reaper.leader
+			reaper.children[c] = struct{}{}
+			if c.zombie {
+				// An adopted zombie is reported to its new parent.
+				k.notifyExitLocked(c)
+			}
 		}
 		if len(tg.children) > 0 {
-			k.initTG.childCond.Broadcast()
+			reaper.childCond.Broadcast()
 		}
 	}
 	tg.children = nil
@@ -70,6 +123,12 @@ func (t *Task) exitGroup(ws uint32) {
 		}
 		return
 	}
+	k.notifyExitLocked(tg)
+}
+
+// notifyExitLocked tells tg's parent that it exited (do_notify_parent).
+// Kernel.mu must be held.
+func (k *Kernel) notifyExitLocked(tg *ThreadGroup) {
 	p := tg.parent
 	if p == nil {
 		return
@@ -81,8 +140,6 @@ func (t *Task) exitGroup(ws uint32) {
 	p.sigMu.Unlock()
 	autoReap := tg.exitSignal == int(unix.SIGCHLD) && (act.Handler == signal.SigIgn || act.Flags&signal.SANoCldWait != 0)
 	if tg.exitSignal > 0 && !(autoReap && act.Handler == signal.SigIgn) {
-		// do_notify_parent: SIGCHLD (or the clone's exit signal) with the
-		// child's status.
 		info := signal.Info{Signo: int32(tg.exitSignal), Code: signal.CLDExited, Pid: tg.pid, Status: int32(tg.status >> 8 & 0xff)}
 		if sig := tg.status & 0x7f; sig != 0 {
 			info.Code, info.Status = signal.CLDKilled, int32(sig)
@@ -103,17 +160,4 @@ func (k *Kernel) reapLocked(tg *ThreadGroup) {
 		tg.parent.childUsage.stimeNS += tg.usage.stimeNS + tg.childUsage.stimeNS
 	}
 	delete(k.tgs, tg.pid)
-}
-
-// killGroupLocked makes every task of tg exit with ws (a fatal signal).
-// Kernel.mu must be held.
-func (k *Kernel) killGroupLocked(tg *ThreadGroup, ws uint32) {
-	if tg.exiting {
-		return
-	}
-	for _, t := range k.tasks {
-		if t.tg == tg {
-			t.killLocked(ws)
-		}
-	}
 }

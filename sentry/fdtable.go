@@ -3,6 +3,7 @@ package sentry
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -17,6 +18,9 @@ type fdEntry struct {
 
 // FDTable maps descriptors to open file descriptions (Linux's files_struct).
 type FDTable struct {
+	// users counts the tasks sharing the table (CLONE_FILES).
+	users atomic.Int32
+
 	mu    sync.Mutex
 	files map[int32]fdEntry
 	// limit is RLIMIT_NOFILE's soft value, checked on allocation.
@@ -25,7 +29,22 @@ type FDTable struct {
 
 // newFDTable returns an empty table.
 func newFDTable() *FDTable {
-	return &FDTable{files: map[int32]fdEntry{}, limit: 1024}
+	t := &FDTable{files: map[int32]fdEntry{}, limit: 1024}
+	t.users.Store(1)
+	return t
+}
+
+// get adds a sharing task (clone with CLONE_FILES).
+func (t *FDTable) get() *FDTable {
+	t.users.Add(1)
+	return t
+}
+
+// put drops a sharing task; the last one closes every descriptor.
+func (t *FDTable) put() {
+	if t.users.Add(-1) == 0 {
+		t.CloseAll()
+	}
 }
 
 // Get returns the file at fd with a reference the caller must DecRef.
@@ -121,6 +140,7 @@ func (t *FDTable) Fork() *FDTable {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := &FDTable{files: make(map[int32]fdEntry, len(t.files)), limit: t.limit}
+	n.users.Store(1)
 	for fd, e := range t.files {
 		e.file.IncRef()
 		n.files[fd] = e

@@ -4,6 +4,7 @@ package sentry
 //   Kernel.mu (process tree, pid table, wait/exit state)
 //     -> ThreadGroup.sigMu (signal actions and pending sets)
 //   mm.MM and vfs locks are leaves taken without Kernel.mu held where possible.
+//   Kernel.mmMu and futexTable.mu are leaves.
 
 import (
 	"io"
@@ -39,6 +40,13 @@ type Kernel struct {
 	initTG *ThreadGroup
 	// done is closed when initTG has exited.
 	done chan struct{}
+
+	// mmMu guards mmUsers, the number of tasks using each address space.
+	mmMu    sync.Mutex
+	mmUsers map[*mm.MM]int
+
+	// futexes holds the tasks waiting in futex(2).
+	futexes futexTable
 }
 
 // allocPIDLocked returns the next free pid, as Linux's alloc_pid does

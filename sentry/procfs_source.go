@@ -31,11 +31,27 @@ func (p procSource) PIDs() []int {
 func (p procSource) Task(pid int) vfs.ProcTask {
 	p.k.mu.Lock()
 	defer p.k.mu.Unlock()
-	tg, ok := p.k.tgs[int32(pid)]
-	if !ok || tg.leader == nil {
-		return nil
+	if tg, ok := p.k.tgs[int32(pid)]; ok && tg.leader != nil {
+		return procTask{tg: tg, t: tg.leader}
 	}
-	return procTask{tg: tg, t: tg.leader}
+	// A thread id names that thread (/proc/TID exists, unlisted).
+	if t, ok := p.k.tasks[int32(pid)]; ok {
+		return procTask{tg: t.tg, t: t}
+	}
+	return nil
+}
+
+// TIDs lists the process's live threads for /proc/PID/task.
+func (p procTask) TIDs() []int {
+	k := p.t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []int
+	for t := range p.tg.tasks {
+		out = append(out, int(t.tid))
+	}
+	sort.Ints(out)
+	return out
 }
 
 // procTask is one process as procfs shows it.
@@ -61,7 +77,7 @@ func (p procTask) Cwd() string {
 func (p procTask) Comm() string {
 	p.tg.sigMu.Lock()
 	defer p.tg.sigMu.Unlock()
-	return p.tg.comm
+	return p.t.comm
 }
 
 // FDs lists open descriptors.
@@ -131,7 +147,7 @@ func (p procTask) Stat() []byte {
 	for i := 7; i <= 52; i++ {
 		fields = append(fields, "0")
 	}
-	fields[19] = "1" // num_threads
+	fields[19] = fmt.Sprint(len(p.TIDs())) // num_threads
 	return []byte(strings.Join(fields, " ") + "\n")
 }
 
@@ -149,8 +165,8 @@ func (p procTask) Status() []byte {
 	}
 	k.mu.Unlock()
 	c := p.t.creds
-	return []byte(fmt.Sprintf("Name:\t%s\nUmask:\t%04o\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\nUid:\t%d\t%d\t%d\t%d\nGid:\t%d\t%d\t%d\t%d\nFDSize:\t64\nGroups:\t\nThreads:\t1\n",
-		p.Comm(), p.t.fs.umask, state, p.tg.pid, p.tg.pid, ppid, c.UID, c.UID, c.UID, c.UID, c.GID, c.GID, c.GID, c.GID))
+	return []byte(fmt.Sprintf("Name:\t%s\nUmask:\t%04o\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\nUid:\t%d\t%d\t%d\t%d\nGid:\t%d\t%d\t%d\t%d\nFDSize:\t64\nGroups:\t\nThreads:\t%d\n",
+		p.Comm(), p.t.fs.umask, state, p.tg.pid, p.tg.pid, ppid, c.UID, c.UID, c.UID, c.UID, c.GID, c.GID, c.GID, c.GID, len(p.TIDs())))
 }
 
 // hostHWCaps reads AT_HWCAP and AT_HWCAP2 from the sentry's own auxv, so the

@@ -7,7 +7,6 @@ import (
 	osignal "os/signal"
 	"path"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -135,6 +134,7 @@ func newKernel(cfg Config) (*Kernel, error) {
 		plat:    plat,
 		tasks:   map[int32]*Task{},
 		tgs:     map[int32]*ThreadGroup{},
+		mmUsers: map[*mm.MM]int{},
 		done:    make(chan struct{}),
 		boot:    time.Now(),
 		nextPID: 0,
@@ -159,9 +159,8 @@ func (k *Kernel) newInitTask(cfg Config) (*Task, error) {
 	root := k.vfs.Root()
 	cwd := root
 	t := &Task{k: k, intr: make(chan struct{}), alt: signal.AltStack{Flags: signal.SSDisable}, fds: newFDTable(), fs: &fsContext{root: root, cwd: root, umask: 0o022}}
-	t.mm = mm.New(k.pool, k.plat.MaxUserAddress())
-	tg := &ThreadGroup{k: k, children: map[*ThreadGroup]struct{}{}, exitSignal: int(unix.SIGCHLD)}
-	tg.childCond = sync.NewCond(&k.mu)
+	t.mm = k.mmGet(mm.New(k.pool, k.plat.MaxUserAddress()))
+	tg := newThreadGroup(k, int(unix.SIGCHLD))
 	tg.rlimits = defaultRlimits()
 	t.tg = tg
 	// root with its primary group as the only supplementary group, as a
@@ -196,6 +195,7 @@ func (k *Kernel) newInitTask(cfg Config) (*Task, error) {
 	t.tid, tg.pid, tg.leader = pid, pid, t
 	tg.pgid, tg.sid = pid, pid
 	k.tasks[pid] = t
+	tg.tasks[t] = struct{}{}
 	k.tgs[pid] = tg
 	k.initTG = tg
 	k.mu.Unlock()

@@ -27,7 +27,7 @@ func isRestart(e unix.Errno) bool {
 func (t *Task) deliverableLocked() bool {
 	t.tg.sigMu.Lock()
 	defer t.tg.sigMu.Unlock()
-	return t.tg.pending&^t.sigMask != 0
+	return (t.pending|t.tg.pending)&^t.sigMask != 0
 }
 
 // recalcLocked marks the task as having a deliverable signal and interrupts
@@ -39,59 +39,173 @@ func (t *Task) recalcLocked() {
 	}
 }
 
-// sendSignalLocked queues a signal to a process (kernel/signal.c
-// send_signal, complete_signal). Signals a process ignores are discarded;
-// an unblocked default-fatal signal kills at once; anything else waits for
-// the target's next return to the guest. Kernel.mu must be held.
+// sendSignalLocked queues a process-directed signal (kernel/signal.c
+// send_signal, complete_signal): it goes to a thread that does not block it,
+// the main thread first. Kernel.mu must be held.
 func (k *Kernel) sendSignalLocked(tg *ThreadGroup, info signal.Info) {
+	var target *Task
+	if tg.leader != nil && !tg.leader.killed && !tg.leader.sigMask.Has(int(info.Signo)) {
+		if _, live := tg.tasks[tg.leader]; live {
+			target = tg.leader
+		}
+	}
+	if target == nil {
+		for t := range tg.tasks {
+			if !t.killed && !t.sigMask.Has(int(info.Signo)) {
+				target = t
+				break
+			}
+		}
+	}
+	k.queueSignalLocked(tg, nil, target, info)
+}
+
+// sendThreadSignalLocked queues a signal for one thread (tkill, tgkill).
+// Kernel.mu must be held.
+func (k *Kernel) sendThreadSignalLocked(t *Task, info signal.Info) {
+	var target *Task
+	if !t.sigMask.Has(int(info.Signo)) {
+		target = t
+	}
+	k.queueSignalLocked(t.tg, t, target, info)
+}
+
+// queueSignalLocked queues info on the process (owner nil) or on owner's own
+// queue; target is the thread that will take it now, nil when every
+// candidate blocks it. Signals a process ignores are discarded; an unblocked
+// default-fatal signal kills the whole process at once. Kernel.mu held.
+func (k *Kernel) queueSignalLocked(tg *ThreadGroup, owner, target *Task, info signal.Info) {
 	sig := int(info.Signo)
 	if tg.zombie || tg.exiting || !signal.Valid(sig) {
 		return
 	}
-	leader := tg.leader
-	tg.sigMu.Lock()
-	act := tg.actions[sig-1]
-	blocked := leader != nil && leader.sigMask.Has(sig)
 	if sig == int(unix.SIGKILL) {
-		tg.sigMu.Unlock()
 		k.killGroupLocked(tg, wsSignaled(sig, false))
 		return
 	}
+	blocked := target == nil
+	if sig == int(unix.SIGCONT) {
+		// SIGCONT resumes a stopped process whatever its disposition, and
+		// discards pending stop signals (prepare_signal).
+		k.continueLocked(tg)
+		k.discardLocked(tg, stopSignals)
+	} else if stopSignals.Has(sig) {
+		k.discardLocked(tg, signal.Bit(int(unix.SIGCONT)))
+	}
+	tg.sigMu.Lock()
+	act := tg.actions[sig-1]
+	if !blocked && act.Handler == signal.SigDfl && signal.Default(sig) == signal.Stop {
+		tg.sigMu.Unlock()
+		k.groupStopLocked(tg, sig)
+		return
+	}
 	if !blocked && (act.Handler == signal.SigIgn || act.Handler == signal.SigDfl && signal.Default(sig) != signal.Terminate && signal.Default(sig) != signal.Core) {
-		// Ignored, or a default action that is ignore (job-control stops
-		// and continues are not modelled yet: see the signals issue).
+		// Ignored, or a default action that is ignore or continue.
 		tg.sigMu.Unlock()
 		return
 	}
 	if !blocked && act.Handler == signal.SigDfl {
-		tg.pending &^= signal.Bit(sig)
-		delete(tg.queue, sig)
 		tg.sigMu.Unlock()
 		k.killGroupLocked(tg, wsSignaled(sig, false))
 		return
 	}
-	if sig < 32 && tg.pending.Has(sig) {
+	pending, queue := &tg.pending, &tg.queue
+	if owner != nil {
+		pending, queue = &owner.pending, &owner.queue
+	}
+	if sig < 32 && pending.Has(sig) {
 		tg.sigMu.Unlock()
 		return // a standard signal is pending at most once
 	}
-	if tg.queue == nil {
-		tg.queue = map[int][]signal.Info{}
+	if *queue == nil {
+		*queue = map[int][]signal.Info{}
 	}
-	tg.queue[sig] = append(tg.queue[sig], info)
-	tg.pending |= signal.Bit(sig)
+	(*queue)[sig] = append((*queue)[sig], info)
+	*pending |= signal.Bit(sig)
 	tg.sigMu.Unlock()
-	if leader != nil && !blocked {
-		leader.sigPending.Store(true)
-		leader.interruptLocked()
+	if target != nil {
+		target.sigPending.Store(true)
+		target.interruptLocked()
 	}
 }
 
-// dequeueLocked takes the lowest-numbered deliverable signal. Kernel.mu held.
+// stopSignals are the job-control stop signals.
+var stopSignals = signal.Bit(int(unix.SIGSTOP)) | signal.Bit(int(unix.SIGTSTP)) | signal.Bit(int(unix.SIGTTIN)) | signal.Bit(int(unix.SIGTTOU))
+
+// discardLocked drops pending instances of the signals in set from the
+// process and its threads. Kernel.mu must be held.
+func (k *Kernel) discardLocked(tg *ThreadGroup, set signal.Set) {
+	tg.sigMu.Lock()
+	defer tg.sigMu.Unlock()
+	for sig := 1; sig <= signal.NumSignals; sig++ {
+		if !set.Has(sig) {
+			continue
+		}
+		tg.pending &^= signal.Bit(sig)
+		delete(tg.queue, sig)
+		for t := range tg.tasks {
+			t.pending &^= signal.Bit(sig)
+			delete(t.queue, sig)
+		}
+	}
+}
+
+// groupStopLocked stops every thread of tg (do_signal_stop): each parks at
+// its next return to the sentry until SIGCONT or SIGKILL; the parent hears
+// CLD_STOPPED. Kernel.mu must be held.
+func (k *Kernel) groupStopLocked(tg *ThreadGroup, sig int) {
+	if tg.stopped || tg.exiting {
+		return
+	}
+	tg.stopped, tg.stopSig, tg.stopReported, tg.continued = true, sig, false, false
+	for t := range tg.tasks {
+		t.sigPending.Store(true)
+		t.interruptLocked()
+	}
+	k.notifyParentLocked(tg, signal.CLDStopped, int32(sig))
+}
+
+// continueLocked resumes a stopped process; the parent hears CLD_CONTINUED.
+// Kernel.mu must be held.
+func (k *Kernel) continueLocked(tg *ThreadGroup) {
+	if !tg.stopped {
+		return
+	}
+	tg.stopped, tg.continued = false, true
+	tg.stopCond.Broadcast()
+	k.notifyParentLocked(tg, signal.CLDContinued, int32(unix.SIGCONT))
+}
+
+// notifyParentLocked reports a stop or continue to the parent
+// (do_notify_parent_cldstop): SIGCHLD unless SA_NOCLDSTOP, and a wakeup of
+// its waits. Kernel.mu must be held.
+func (k *Kernel) notifyParentLocked(tg *ThreadGroup, code, status int32) {
+	p := tg.parent
+	if p == nil {
+		return
+	}
+	p.sigMu.Lock()
+	act := p.actions[unix.SIGCHLD-1]
+	p.sigMu.Unlock()
+	if act.Flags&signal.SANoCldStop == 0 {
+		k.sendSignalLocked(p, signal.Info{Signo: int32(unix.SIGCHLD), Code: code, Pid: tg.pid, Status: status})
+	}
+	p.childCond.Broadcast()
+}
+
+// dequeueLocked takes the lowest-numbered deliverable signal, from the
+// thread's own queue first, then the process's (dequeue_signal). Kernel.mu
+// must be held.
 func (t *Task) dequeueLocked() (signal.Info, signal.Action, bool) {
 	tg := t.tg
 	tg.sigMu.Lock()
 	defer tg.sigMu.Unlock()
-	ready := tg.pending &^ t.sigMask
+	pending, queue := &t.pending, &t.queue
+	ready := t.pending &^ t.sigMask
+	if ready == 0 {
+		pending, queue = &tg.pending, &tg.queue
+		ready = tg.pending &^ t.sigMask
+	}
 	if ready == 0 {
 		return signal.Info{}, signal.Action{}, false
 	}
@@ -99,16 +213,16 @@ func (t *Task) dequeueLocked() (signal.Info, signal.Action, bool) {
 	for !ready.Has(sig) {
 		sig++
 	}
-	q := tg.queue[sig]
+	q := (*queue)[sig]
 	info := signal.Info{Signo: int32(sig), Code: signal.SIKernel}
 	if len(q) > 0 {
 		info, q = q[0], q[1:]
 	}
 	if len(q) == 0 {
-		delete(tg.queue, sig)
-		tg.pending &^= signal.Bit(sig)
+		delete(*queue, sig)
+		*pending &^= signal.Bit(sig)
 	} else {
-		tg.queue[sig] = q
+		(*queue)[sig] = q
 	}
 	act := tg.actions[sig-1]
 	if act.Handler > signal.SigIgn && act.Flags&signal.SAResetHand != 0 {
@@ -125,6 +239,12 @@ func (t *Task) handleSignals() {
 		return
 	}
 	k := t.k
+	// A job-control stop parks every thread here until SIGCONT or a kill.
+	k.mu.Lock()
+	for t.tg.stopped && !t.killed {
+		t.tg.stopCond.Wait()
+	}
+	k.mu.Unlock()
 	restart := t.restartErr
 	t.restartErr = 0
 	for {

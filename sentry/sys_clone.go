@@ -2,19 +2,21 @@ package sentry
 
 import (
 	"encoding/binary"
-	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"kvsentry/kernel/signal"
+	"kvsentry/mm"
 )
 
 func init() {
 	register(unix.SYS_FORK, "", Full, "", func(t *Task, a *sysArgs) (uint64, error) {
 		return t.clone(cloneArgs{exitSignal: int(unix.SIGCHLD)})
 	})
-	register(unix.SYS_VFORK, "", Partial, "the child gets a copy-on-write copy of the parent's memory rather than sharing it; the parent waits until the child execs or exits", func(t *Task, a *sysArgs) (uint64, error) {
+	register(unix.SYS_VFORK, "", Full, "", func(t *Task, a *sysArgs) (uint64, error) {
 		return t.clone(cloneArgs{flags: unix.CLONE_VM | unix.CLONE_VFORK, exitSignal: int(unix.SIGCHLD)})
 	})
-	register(unix.SYS_CLONE, "xppppx", Partial, "fork-like and vfork-like clones; CLONE_THREAD (threads) comes with the processes issue; CLONE_VM without CLONE_THREAD copies memory copy-on-write", sysClone)
+	register(unix.SYS_CLONE, "xppppx", Partial, "threads, fork- and vfork-like clones; namespaces and pidfds EINVAL", sysClone)
 	register(unix.SYS_CLONE3, "pd", Partial, "as clone", sysClone3)
 }
 
@@ -87,7 +89,7 @@ const cloneKnown = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE
 	unix.CLONE_PARENT_SETTID | unix.CLONE_CHILD_CLEARTID | unix.CLONE_DETACHED |
 	unix.CLONE_UNTRACED | unix.CLONE_CHILD_SETTID | unix.CLONE_IO
 
-// clone creates a child process, as Linux's kernel_clone/copy_process.
+// clone creates a thread or a child process (kernel_clone, copy_process).
 func (t *Task) clone(c cloneArgs) (uint64, error) {
 	f := c.flags
 	if f&^uint64(cloneKnown) != 0 {
@@ -100,9 +102,6 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 	if f&unix.CLONE_SIGHAND != 0 && f&unix.CLONE_VM == 0 {
 		return 0, unix.EINVAL
 	}
-	if f&unix.CLONE_THREAD != 0 {
-		return 0, unix.ENOSYS
-	}
 	if f&(unix.CLONE_NEWNS|unix.CLONE_PIDFD) != 0 {
 		return 0, unix.EINVAL
 	}
@@ -110,13 +109,23 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	k := t.k
+	thread := f&unix.CLONE_THREAD != 0
+	tg := t.tg
 
-	childMM, err := t.mm.Fork()
-	if err != nil {
-		return 0, err
+	var childMM *mm.MM
+	if f&unix.CLONE_VM != 0 {
+		childMM = k.mmGet(t.mm)
+	} else {
+		m, err := t.mm.Fork()
+		if err != nil {
+			return 0, err
+		}
+		childMM = k.mmGet(m)
 	}
 	fds := t.fds
-	if f&unix.CLONE_FILES == 0 {
+	if f&unix.CLONE_FILES != 0 {
+		fds.get()
+	} else {
 		fds = t.fds.Fork()
 	}
 	fs := t.fs
@@ -139,55 +148,108 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 	if f&unix.CLONE_CHILD_CLEARTID != 0 {
 		child.clearChildTID = c.childTID
 	}
-
-	tg := t.tg
-	ctg := &ThreadGroup{k: k, children: map[*ThreadGroup]struct{}{}, exitSignal: c.exitSignal}
-	ctg.childCond = sync.NewCond(&k.mu)
+	if f&unix.CLONE_VM != 0 && f&unix.CLONE_VFORK == 0 {
+		// A new thread of execution on the same memory gets no alternate
+		// signal stack (copy_process: sas_ss_reset).
+		child.alt = signal.AltStack{Flags: signal.SSDisable}
+	}
 	tg.sigMu.Lock()
-	ctg.actions = tg.actions
-	ctg.rlimits = tg.rlimits
-	ctg.execArgv, ctg.environ, ctg.comm, ctg.exePath = tg.execArgv, tg.environ, tg.comm, tg.exePath
+	child.comm = t.comm
 	tg.sigMu.Unlock()
+
+	ctg := tg
 	var vforkDone chan struct{}
-	if f&unix.CLONE_VFORK != 0 {
-		vforkDone = make(chan struct{})
-		ctg.vforkDone = vforkDone
+	if !thread {
+		ctg = newThreadGroup(k, c.exitSignal)
+		tg.sigMu.Lock()
+		ctg.actions = tg.actions
+		ctg.rlimits = tg.rlimits
+		ctg.execArgv, ctg.environ, ctg.exePath = tg.execArgv, tg.environ, tg.exePath
+		tg.sigMu.Unlock()
+		if f&unix.CLONE_VFORK != 0 {
+			vforkDone = make(chan struct{})
+			ctg.vforkDone = vforkDone
+		}
 	}
 
 	k.mu.Lock()
-	if tg.exiting {
+	if tg.exiting || t.killed || tg.execing != nil {
 		k.mu.Unlock()
-		childMM.Release()
-		if fds != t.fds {
-			fds.CloseAll()
+		k.mmPut(childMM)
+		fds.put()
+		return 0, errRestartNoIntr
+	}
+	if t.ids.ruid != 0 {
+		// RLIMIT_NPROC counts the user's tasks; root is exempt
+		// (copy_process: CAP_SYS_RESOURCE, CAP_SYS_ADMIN).
+		tg.sigMu.Lock()
+		limit := tg.rlimits[unix.RLIMIT_NPROC].Cur
+		tg.sigMu.Unlock()
+		n := uint64(0)
+		for _, o := range k.tasks {
+			if o.ids.ruid == t.ids.ruid {
+				n++
+			}
 		}
-		return 0, unix.EINTR
+		if n >= limit {
+			k.mu.Unlock()
+			k.mmPut(childMM)
+			fds.put()
+			return 0, unix.EAGAIN
+		}
 	}
-	pid := k.allocPIDLocked()
-	child.tid, child.tg = pid, ctg
-	ctg.pid, ctg.leader = pid, child
-	ctg.pgid, ctg.sid = tg.pgid, tg.sid
-	parent := tg
-	if f&unix.CLONE_PARENT != 0 && tg.parent != nil {
-		parent = tg.parent
+	tid := k.allocPIDLocked()
+	child.tid, child.tg = tid, ctg
+	ctg.tasks[child] = struct{}{}
+	k.tasks[tid] = child
+	if !thread {
+		ctg.pid, ctg.leader = tid, child
+		ctg.pgid, ctg.sid = tg.pgid, tg.sid
+		parent := tg
+		if f&unix.CLONE_PARENT != 0 && tg.parent != nil {
+			parent = tg.parent
+		}
+		ctg.parent = parent
+		ctg.parentThread = t
+		if parent != tg {
+			ctg.parentThread = parent.leader
+		}
+		parent.children[ctg] = struct{}{}
+		k.tgs[tid] = ctg
 	}
-	ctg.parent = parent
-	parent.children[ctg] = struct{}{}
-	k.tasks[pid] = child
-	k.tgs[pid] = ctg
 	k.mu.Unlock()
 
 	if f&unix.CLONE_PARENT_SETTID != 0 {
-		t.copyOutUint32(c.parentTID, uint32(pid))
+		t.copyOutUint32(c.parentTID, uint32(tid))
 	}
 	if f&unix.CLONE_CHILD_SETTID != 0 {
-		childMM.CopyOut(c.childTID, le32(uint32(pid)))
+		childMM.CopyOut(c.childTID, le32(uint32(tid)))
 	}
 	child.start(nil, nil)
 	if vforkDone != nil {
-		<-vforkDone
+		t.waitVfork(vforkDone)
 	}
-	return uint64(pid), nil
+	return uint64(tid), nil
+}
+
+// waitVfork blocks the vfork parent until the child execs or exits; only a
+// kill ends the wait early (the wait is killable, not interruptible).
+func (t *Task) waitVfork(done chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.intr:
+		}
+		t.k.mu.Lock()
+		killed := t.killed
+		t.k.mu.Unlock()
+		if killed {
+			return
+		}
+		<-done
+		return
+	}
 }
 
 // le32 encodes v little-endian.

@@ -118,12 +118,21 @@ func (t *Task) execve(name string, argv, envv []string) error {
 		newMM.Release()
 		return err
 	}
-	// Point of no return. The old platform address space is emptied and
-	// reused (cheaper than a new one); the old image's pages are freed.
+	// Point of no return: the other threads go (de_thread).
+	if !t.deThread() {
+		newMM.Release()
+		return errNoReturn
+	}
+	t.exitRobustList()
+	// The old platform address space is emptied and reused (cheaper than a
+	// new one) unless a vfork parent still runs on it.
 	old := t.mm
-	as := old.AddressSpace()
-	old.SetAddressSpace(nil)
-	old.Release()
+	var as platform.AddressSpace
+	if !k.mmShared(old) {
+		as = old.AddressSpace()
+		old.SetAddressSpace(nil)
+	}
+	k.mmPut(old)
 	if as != nil {
 		if err := as.Unmap(0, k.plat.MaxUserAddress()); err != nil {
 			as.Release()
@@ -134,7 +143,7 @@ func (t *Task) execve(name string, argv, envv []string) error {
 		as, err = k.plat.NewAddressSpace()
 		if err != nil {
 			newMM.Release()
-			t.mm = mm.New(k.pool, k.plat.MaxUserAddress())
+			t.mm = k.mmGet(mm.New(k.pool, k.plat.MaxUserAddress()))
 			t.k.mu.Lock()
 			t.killLocked(wsSignaled(int(unix.SIGKILL), false))
 			t.k.mu.Unlock()
@@ -142,7 +151,7 @@ func (t *Task) execve(name string, argv, envv []string) error {
 		}
 	}
 	newMM.SetAddressSpace(as)
-	t.mm = newMM
+	t.mm = k.mmGet(newMM)
 
 	t.fds.CloseOnExec()
 	fp := k.plat.InitialFPState()
@@ -173,7 +182,7 @@ func (t *Task) execve(name string, argv, envv []string) error {
 	if len(comm) > 15 {
 		comm = comm[:15]
 	}
-	tg.comm = comm
+	t.comm = comm
 	tg.sigMu.Unlock()
 
 	k.mu.Lock()
@@ -299,4 +308,39 @@ func (t *Task) lookPath(prog string, env []string) (string, error) {
 		return "", unix.EACCES
 	}
 	return "", unix.ENOENT
+}
+
+// deThread makes the calling thread the only one of its process before an
+// execve completes (fs/exec.c de_thread): every other thread is killed and
+// waited for, and a non-leader takes over the leader's thread id. It
+// reports false when the process is exiting (the caller then just dies).
+func (t *Task) deThread() bool {
+	k := t.k
+	tg := t.tg
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if tg.exiting || t.killed || tg.execing != nil && tg.execing != t {
+		t.killLocked(tg.status)
+		return false
+	}
+	if len(tg.tasks) == 1 {
+		return true
+	}
+	tg.execing = t
+	for o := range tg.tasks {
+		if o != t {
+			o.killLocked(0)
+		}
+	}
+	for len(tg.tasks) > 1 {
+		tg.threadCond.Wait()
+	}
+	tg.execing = nil
+	if t != tg.leader {
+		delete(k.tasks, t.tid)
+		t.tid = tg.pid
+		k.tasks[t.tid] = t
+		tg.leader = t
+	}
+	return true
 }

@@ -16,12 +16,6 @@ func init() {
 		t.clearChildTID = a[0]
 		return uint64(t.tid), nil
 	})
-	register(unix.SYS_SET_ROBUST_LIST, "px", Partial, "recorded; robust-list cleanup comes with threads", func(t *Task, a *sysArgs) (uint64, error) {
-		if a[1] != 24 {
-			return 0, unix.EINVAL
-		}
-		return 0, nil
-	})
 	unsupported(unix.SYS_RSEQ, unix.ENOSYS, "restartable sequences are not offered (glibc and musl fall back)")
 	register(unix.SYS_SCHED_GETAFFINITY, "ddp", Full, "", sysSchedGetaffinity)
 	register(unix.SYS_SCHED_SETAFFINITY, "ddp", Partial, "accepted, not applied", func(t *Task, a *sysArgs) (uint64, error) { return 0, nil })
@@ -39,7 +33,7 @@ func init() {
 		}
 		return 0, nil
 	})
-	register(unix.SYS_PRCTL, "dxxxx", Partial, "PR_SET_NAME/PR_GET_NAME, PR_SET_PDEATHSIG/GET (recorded), PR_GET_DUMPABLE/SET; others EINVAL", sysPrctl)
+	register(unix.SYS_PRCTL, "dxxxx", Partial, "PR_SET_NAME/GET_NAME, PR_SET_PDEATHSIG/GET, PR_SET_CHILD_SUBREAPER/GET, PR_GET_DUMPABLE/SET, PR_SET_NO_NEW_PRIVS; others EINVAL", sysPrctl)
 	register(unix.SYS_SYNC, "", Full, "", func(t *Task, a *sysArgs) (uint64, error) { return 0, nil })
 	register(unix.SYS_GETPRIORITY, "dd", Partial, "always nice 0", func(t *Task, a *sysArgs) (uint64, error) { return 20, nil })
 	register(unix.SYS_SETPRIORITY, "ddd", Partial, "accepted, not applied", func(t *Task, a *sysArgs) (uint64, error) { return 0, nil })
@@ -184,13 +178,13 @@ func sysPrctl(t *Task, a *sysArgs) (uint64, error) {
 			return 0, err
 		}
 		t.tg.sigMu.Lock()
-		t.tg.comm = s
+		t.comm = s
 		t.tg.sigMu.Unlock()
 		return 0, nil
 	case unix.PR_GET_NAME:
 		b := make([]byte, 16)
 		t.tg.sigMu.Lock()
-		copy(b[:15], t.tg.comm)
+		copy(b[:15], t.comm)
 		t.tg.sigMu.Unlock()
 		_, err := t.mm.CopyOut(a[1], b)
 		return 0, err
@@ -198,9 +192,29 @@ func sysPrctl(t *Task, a *sysArgs) (uint64, error) {
 		if a[1] > 64 {
 			return 0, unix.EINVAL
 		}
+		t.k.mu.Lock()
+		t.tg.pdeathSig = int(a[1])
+		t.k.mu.Unlock()
 		return 0, nil
 	case unix.PR_GET_PDEATHSIG:
-		return 0, t.copyOutUint32(a[1], 0)
+		t.k.mu.Lock()
+		sig := t.tg.pdeathSig
+		t.k.mu.Unlock()
+		return 0, t.copyOutUint32(a[1], uint32(sig))
+	case unix.PR_SET_CHILD_SUBREAPER:
+		t.k.mu.Lock()
+		t.tg.subreaper = a[1] != 0
+		t.k.mu.Unlock()
+		return 0, nil
+	case unix.PR_GET_CHILD_SUBREAPER:
+		t.k.mu.Lock()
+		v := t.tg.subreaper
+		t.k.mu.Unlock()
+		var x uint32
+		if v {
+			x = 1
+		}
+		return 0, t.copyOutUint32(a[1], x)
 	case unix.PR_GET_DUMPABLE:
 		return 1, nil
 	case unix.PR_SET_DUMPABLE:
@@ -208,7 +222,7 @@ func sysPrctl(t *Task, a *sysArgs) (uint64, error) {
 			return 0, unix.EINVAL
 		}
 		return 0, nil
-	case unix.PR_SET_NO_NEW_PRIVS, unix.PR_SET_CHILD_SUBREAPER:
+	case unix.PR_SET_NO_NEW_PRIVS:
 		return 0, nil
 	case unix.PR_GET_NO_NEW_PRIVS:
 		return 0, nil

@@ -8,8 +8,8 @@ func init() {
 	register(unix.SYS_GETPID, "", Full, "", func(t *Task, a *sysArgs) (uint64, error) { return uint64(t.tg.pid), nil })
 	register(unix.SYS_GETTID, "", Full, "", func(t *Task, a *sysArgs) (uint64, error) { return uint64(t.tid), nil })
 	register(unix.SYS_GETPPID, "", Full, "", sysGetppid)
-	register(unix.SYS_EXIT, "d", Partial, "with one thread per process, exit ends the process", sysExit)
-	register(unix.SYS_EXIT_GROUP, "d", Full, "", sysExit)
+	register(unix.SYS_EXIT, "d", Full, "", sysExit)
+	register(unix.SYS_EXIT_GROUP, "d", Full, "", sysExitGroup)
 	register(unix.SYS_GETPGID, "d", Full, "", sysGetpgid)
 	register(unix.SYS_GETPGRP, "", Full, "", func(t *Task, a *sysArgs) (uint64, error) {
 		b := sysArgs{}
@@ -30,11 +30,18 @@ func sysGetppid(t *Task, a *sysArgs) (uint64, error) {
 	return uint64(t.tg.parent.pid), nil
 }
 
-// sysExit implements exit(2) and exit_group(2).
+// sysExit implements exit(2): only the calling thread ends.
 func sysExit(t *Task, a *sysArgs) (uint64, error) {
-	ws := wsExited(int(a[0]))
 	t.k.mu.Lock()
-	t.killLocked(ws)
+	t.killLocked(wsExited(int(a[0])))
+	t.k.mu.Unlock()
+	return 0, errNoReturn
+}
+
+// sysExitGroup implements exit_group(2).
+func sysExitGroup(t *Task, a *sysArgs) (uint64, error) {
+	t.k.mu.Lock()
+	t.k.groupExitLocked(t.tg, wsExited(int(a[0])))
 	t.k.mu.Unlock()
 	return 0, errNoReturn
 }

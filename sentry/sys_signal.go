@@ -31,7 +31,7 @@ func init() {
 			return 0, unix.EINVAL
 		}
 		t.tg.sigMu.Lock()
-		p := t.tg.pending & t.sigMask
+		p := (t.pending | t.tg.pending) & t.sigMask
 		t.tg.sigMu.Unlock()
 		b := make([]byte, 8)
 		putLE64(b, uint64(p))
@@ -69,6 +69,10 @@ func sysRtSigaction(t *Task, a *sysArgs) (uint64, error) {
 		if na.Handler == signal.SigIgn || (na.Handler == signal.SigDfl && signal.Default(sig) == signal.Ignore) {
 			tg.pending &^= signal.Bit(sig)
 			delete(tg.queue, sig)
+			for o := range tg.tasks {
+				o.pending &^= signal.Bit(sig)
+				delete(o.queue, sig)
+			}
 		}
 	}
 	tg.sigMu.Unlock()
@@ -239,8 +243,7 @@ func sysKill(t *Task, a *sysArgs) (uint64, error) {
 	return 0, nil
 }
 
-// killTask implements tkill/tgkill: with one thread per process a tid names
-// a process.
+// killTask implements tkill/tgkill: the signal goes to that thread.
 func (t *Task) killTask(tid, tgid int32, sig int) error {
 	if tid <= 0 || (tgid != -1 && tgid <= 0) {
 		return unix.EINVAL
@@ -256,7 +259,7 @@ func (t *Task) killTask(tid, tgid int32, sig int) error {
 		return unix.ESRCH
 	}
 	if sig != 0 {
-		k.sendSignalLocked(target.tg, t.senderInfo(sig, signal.SITkill))
+		k.sendThreadSignalLocked(target, t.senderInfo(sig, signal.SITkill))
 	}
 	return nil
 }
@@ -352,7 +355,7 @@ func sysRtSigtimedwait(t *Task, a *sysArgs) (uint64, error) {
 		k.mu.Lock()
 		tg := t.tg
 		tg.sigMu.Lock()
-		ready := tg.pending & set
+		ready := (t.pending | tg.pending) & set
 		tg.sigMu.Unlock()
 		if ready != 0 {
 			// Take it as if it were the only unblocked signal.

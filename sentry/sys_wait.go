@@ -3,11 +3,13 @@ package sentry
 import (
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
+
+	"kvsentry/kernel/signal"
 )
 
 func init() {
-	register(unix.SYS_WAIT4, "dpxp", Partial, "exited children only: stop/continue reports come with the signals issue", sysWait4)
-	register(unix.SYS_WAITID, "ddpxp", Partial, "WEXITED only: stop/continue reports come with the signals issue", sysWaitid)
+	register(unix.SYS_WAIT4, "dpxp", Full, "", sysWait4)
+	register(unix.SYS_WAITID, "ddpxp", Full, "", sysWaitid)
 }
 
 // Wait option bits (include/uapi/linux/wait.h).
@@ -41,9 +43,23 @@ func (w waitTarget) matches(c *ThreadGroup) bool {
 	}
 }
 
-// waitChild blocks until a selected child is a zombie (Linux do_wait). It
-// returns the child's pid, wait status and usage; reap removes it.
-func (t *Task) waitChild(w waitTarget, options int, reap bool) (int32, uint32, rusage, error) {
+// waitEvent is one state change a wait reports.
+type waitEvent struct {
+	pid int32
+	// status is the wait4 status word; code and sigStatus are waitid's
+	// si_code and si_status.
+	status    uint32
+	code      int32
+	sigStatus int32
+	usage     rusage
+}
+
+// waitChild blocks until a selected child has a state change the options ask
+// for: exit (always for wait4, WEXITED for waitid), stop (WUNTRACED /
+// WSTOPPED) or continue (WCONTINUED), as Linux's do_wait. consume removes
+// the event (reaps a zombie); WNOWAIT leaves it. A zero pid means WNOHANG
+// found nothing.
+func (t *Task) waitChild(w waitTarget, options int, exited, consume bool) (waitEvent, error) {
 	k := t.k
 	tg := t.tg
 	k.mu.Lock()
@@ -60,24 +76,38 @@ func (t *Task) waitChild(w waitTarget, options int, reap bool) (int32, uint32, r
 				continue
 			}
 			found = true
-			if c.zombie {
-				pid, ws, ru := c.pid, c.status, c.usage
-				ru.utimeNS += c.childUsage.utimeNS
-				ru.stimeNS += c.childUsage.stimeNS
-				if reap {
+			switch {
+			case c.zombie && exited:
+				ev := waitEvent{pid: c.pid, status: c.status, code: signal.CLDExited, sigStatus: int32(c.status >> 8 & 0xff), usage: c.usage}
+				if sig := c.status & 0x7f; sig != 0 {
+					ev.code, ev.sigStatus = signal.CLDKilled, int32(sig)
+				}
+				ev.usage.utimeNS += c.childUsage.utimeNS
+				ev.usage.stimeNS += c.childUsage.stimeNS
+				if consume {
 					k.reapLocked(c)
 				}
-				return pid, ws, ru, nil
+				return ev, nil
+			case !c.zombie && c.stopped && !c.stopReported && options&wUntraced != 0:
+				if consume {
+					c.stopReported = true
+				}
+				return waitEvent{pid: c.pid, status: uint32(c.stopSig)<<8 | 0x7f, code: signal.CLDStopped, sigStatus: int32(c.stopSig), usage: c.usage}, nil
+			case !c.zombie && c.continued && options&wContinued != 0:
+				if consume {
+					c.continued = false
+				}
+				return waitEvent{pid: c.pid, status: 0xffff, code: signal.CLDContinued, sigStatus: int32(unix.SIGCONT), usage: c.usage}, nil
 			}
 		}
 		if !found {
-			return 0, 0, rusage{}, unix.ECHILD
+			return waitEvent{}, unix.ECHILD
 		}
 		if options&wNoHang != 0 {
-			return 0, 0, rusage{}, nil
+			return waitEvent{}, nil
 		}
 		if t.killed || t.intrClosed {
-			return 0, 0, rusage{}, errRestartSys
+			return waitEvent{}, errRestartSys
 		}
 		tg.childCond.Wait()
 	}
@@ -108,21 +138,21 @@ func sysWait4(t *Task, a *sysArgs) (uint64, error) {
 	if pid == -2147483648 {
 		return 0, unix.ESRCH
 	}
-	cpid, ws, ru, err := t.waitChild(t.targetFromPid(pid), options, true)
-	if err != nil || cpid == 0 {
+	ev, err := t.waitChild(t.targetFromPid(pid), options, true, true)
+	if err != nil || ev.pid == 0 {
 		return 0, err
 	}
 	if statusAddr != 0 {
-		if err := t.copyOutUint32(statusAddr, ws); err != nil {
+		if err := t.copyOutUint32(statusAddr, ev.status); err != nil {
 			return 0, err
 		}
 	}
 	if rusageAddr != 0 {
-		if err := t.copyOutStruct(rusageAddr, ru.toLinux()); err != nil {
+		if err := t.copyOutStruct(rusageAddr, ev.usage.toLinux()); err != nil {
 			return 0, err
 		}
 	}
-	return uint64(cpid), nil
+	return uint64(ev.pid), nil
 }
 
 // sysWaitid implements waitid(2) for exited children.
@@ -153,38 +183,24 @@ func sysWaitid(t *Task, a *sysArgs) (uint64, error) {
 	default:
 		return 0, unix.EINVAL
 	}
-	if options&wExited == 0 {
-		// Only stop/continue events were asked for; none are reported yet.
-		options |= wNoHang
-	}
-	cpid, ws, ru, err := t.waitChild(w, options, options&wNoWait == 0)
+	ev, err := t.waitChild(w, options, options&wExited != 0, options&wNoWait == 0)
 	if err != nil {
 		return 0, err
 	}
 	if infop != 0 {
-		// struct siginfo for CLD_EXITED / CLD_KILLED: si_signo, si_errno,
-		// si_code, then si_pid, si_uid, si_status.
-		b := make([]byte, 128)
-		if cpid != 0 {
-			code, status := int32(1), int32(ws>>8&0xff) // CLD_EXITED
-			if sig := ws & 0x7f; sig != 0 {
-				code, status = 2, int32(sig) // CLD_KILLED
-				if ws&0x80 != 0 {
-					code = 3 // CLD_DUMPED
-				}
-			}
-			putLE32(b[0:], uint32(unix.SIGCHLD))
-			putLE32(b[8:], uint32(code))
-			putLE32(b[16:], uint32(cpid))
-			putLE32(b[20:], 0)
-			putLE32(b[24:], uint32(status))
+		// struct siginfo for SIGCHLD: si_signo, si_errno, si_code, then
+		// si_pid, si_uid, si_status; all zero when WNOHANG found nothing.
+		b := make([]byte, signal.InfoSize)
+		if ev.pid != 0 {
+			info := signal.Info{Signo: int32(unix.SIGCHLD), Code: ev.code, Pid: ev.pid, Status: ev.sigStatus}
+			info.Marshal(b)
 		}
 		if _, err := t.mm.CopyOut(infop, b); err != nil {
 			return 0, err
 		}
 	}
-	if rusageAddr != 0 && cpid != 0 {
-		if err := t.copyOutStruct(rusageAddr, ru.toLinux()); err != nil {
+	if rusageAddr != 0 && ev.pid != 0 {
+		if err := t.copyOutStruct(rusageAddr, ev.usage.toLinux()); err != nil {
 			return 0, err
 		}
 	}

@@ -22,8 +22,30 @@ type ThreadGroup struct {
 	parent   *ThreadGroup
 	children map[*ThreadGroup]struct{}
 	leader   *Task
-	pgid     int32
-	sid      int32
+	// tasks holds the live threads of the process.
+	tasks map[*Task]struct{}
+	// threadCond is signalled when a thread exits (Kernel.mu); execve
+	// from a multi-threaded process waits on it (de_thread).
+	threadCond *sync.Cond
+	// execing is the thread running execve's de_thread, if any.
+	execing *Task
+	// stopped is set while a job-control stop holds the process; stopSig
+	// is the signal that stopped it. stopReported and continued are what
+	// wait has yet to report (WUNTRACED, WCONTINUED). stopCond wakes the
+	// stopped threads (Kernel.mu).
+	stopped      bool
+	stopSig      int
+	stopReported bool
+	continued    bool
+	stopCond     *sync.Cond
+	// subreaper is PR_SET_CHILD_SUBREAPER.
+	subreaper bool
+	// parentThread is the thread that created the process; pdeathSig
+	// (PR_SET_PDEATHSIG) is sent when that thread exits.
+	parentThread *Task
+	pdeathSig    int
+	pgid         int32
+	sid          int32
 	// exiting is set once exit_group (or a fatal signal) has begun.
 	exiting bool
 	// zombie is set when the process has exited and awaits its parent's wait.
@@ -52,8 +74,16 @@ type ThreadGroup struct {
 	rlimits  rlimits
 	execArgv []string
 	environ  []byte
-	comm     string
 	exePath  string
+}
+
+// newThreadGroup returns an empty process with pid 0 (the caller assigns it).
+func newThreadGroup(k *Kernel, exitSignal int) *ThreadGroup {
+	tg := &ThreadGroup{k: k, children: map[*ThreadGroup]struct{}{}, tasks: map[*Task]struct{}{}, exitSignal: exitSignal}
+	tg.childCond = sync.NewCond(&k.mu)
+	tg.threadCond = sync.NewCond(&k.mu)
+	tg.stopCond = sync.NewCond(&k.mu)
+	return tg
 }
 
 // Task is one guest thread: its registers, address space, file table and
@@ -82,6 +112,14 @@ type Task struct {
 	hasSavedMask bool
 	// restartErr is the ERESTART* code of a syscall a signal interrupted.
 	restartErr unix.Errno
+	// pending and queue are the signals sent to this thread alone
+	// (tkill, tgkill, faults), under ThreadGroup.sigMu.
+	pending signal.Set
+	queue   map[int][]signal.Info
+	// comm is the thread's name (PR_SET_NAME), under ThreadGroup.sigMu.
+	comm string
+	// robustList and robustLen are set_robust_list's arguments.
+	robustList, robustLen uint64
 	// sigPending hints that a signal may be deliverable (set by senders
 	// under Kernel.mu, cleared by the task when it finds none).
 	sigPending atomic.Bool
@@ -122,6 +160,7 @@ func (t *Task) interruptLocked() {
 	}
 	if t.tg != nil && t.tg.childCond != nil {
 		t.tg.childCond.Broadcast()
+		t.tg.stopCond.Broadcast()
 	}
 }
 

@@ -31,7 +31,7 @@ func (t *Task) run(first func() error, started chan<- error) {
 		if started != nil {
 			started <- err
 		}
-		t.exitGroup(wsSignaled(int(unix.SIGKILL), false))
+		t.dieGroup(wsSignaled(int(unix.SIGKILL), false))
 		return
 	}
 	t.ctx = ctx
@@ -42,7 +42,7 @@ func (t *Task) run(first func() error, started chan<- error) {
 			started <- err
 		}
 		if err != nil {
-			t.exitGroup(wsExited(127))
+			t.dieGroup(wsExited(127))
 			return
 		}
 	}
@@ -54,7 +54,7 @@ func (t *Task) run(first func() error, started chan<- error) {
 			as, err := t.k.plat.NewAddressSpace()
 			if err != nil {
 				logrus.Errorf("task %d: new address space: %v", t.tid, err)
-				t.exitGroup(wsSignaled(int(unix.SIGKILL), false))
+				t.dieGroup(wsSignaled(int(unix.SIGKILL), false))
 				return
 			}
 			t.mm.SetAddressSpace(as)
@@ -62,7 +62,7 @@ func (t *Task) run(first func() error, started chan<- error) {
 		ev, err := ctx.Switch(t.mm.AddressSpace(), &t.regs)
 		if err != nil {
 			logrus.Errorf("task %d: platform switch: %v", t.tid, err)
-			t.exitGroup(wsSignaled(int(unix.SIGKILL), false))
+			t.dieGroup(wsSignaled(int(unix.SIGKILL), false))
 			return
 		}
 		switch ev.Kind {
@@ -91,13 +91,22 @@ func (t *Task) run(first func() error, started chan<- error) {
 // if so.
 func (t *Task) shouldExit() bool {
 	t.k.mu.Lock()
-	killed, status := t.killed, t.exitStatus
+	killed := t.killed
 	t.k.mu.Unlock()
 	if !killed {
 		return false
 	}
-	t.exitGroup(status)
+	t.exitTask()
 	return true
+}
+
+// dieGroup ends the whole process with wait status ws from the task's own
+// goroutine (platform failures, a failed first exec).
+func (t *Task) dieGroup(ws uint32) {
+	t.k.mu.Lock()
+	t.k.groupExitLocked(t.tg, ws)
+	t.k.mu.Unlock()
+	t.exitTask()
 }
 
 // forceSignal delivers a synchronous signal from a hardware event (Linux

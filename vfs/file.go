@@ -11,13 +11,16 @@ import (
 type fileKind int
 
 const (
-	fkPath fileKind = iota // O_PATH: only a location
-	fkReg                  // overlay/devfs regular file (memory or lower host file)
-	fkDir                  // directory
-	fkGen                  // procfs file: content generated at open
-	fkDev                  // character device
-	fkPipe                 // pipe end or FIFO
-	fkHost                 // host fd pass-through
+	fkPath    fileKind = iota // O_PATH: only a location
+	fkReg                     // overlay/devfs regular file (memory or lower host file)
+	fkDir                     // directory
+	fkGen                     // procfs file: content generated at open
+	fkDev                     // character device
+	fkPipe                    // pipe end or FIFO
+	fkHost                    // host fd pass-through
+	fkEventFD                 // eventfd(2) counter
+	fkTimerFD                 // timerfd_create(2) timer
+	fkEpoll                   // epoll_create(2) instance
 )
 
 // File is an open file description (struct file), shared by dup and fork.
@@ -28,17 +31,29 @@ type File struct {
 	path Path
 	in   *inode
 
-	mu     sync.Mutex // guards flags, off, dents
-	flags  int
-	off    int64
-	dents  []dirEntry
-	gen    []byte
-	dev    *device
-	pipe   *pipe
-	hfd    int    // fkHost: the host fd
-	hname  string // fkHost: its name
-	hostMu sync.Mutex
-	hostFD int // fkReg: lazily opened lower host fd, -1 = none
+	mu    sync.Mutex // guards flags, off, dents
+	flags int
+	off   int64
+	dents []dirEntry
+	gen   []byte
+	dev   *device
+	pipe  *pipe
+	// pipeWSeen is the pipe's writer-open count a FIFO reader saw at open
+	// (f_pipe): POLLHUP needs a writer to have come and gone since.
+	pipeWSeen int
+	hfd       int    // fkHost: the host fd
+	hname     string // fkHost: its name
+	hostMu    sync.Mutex
+	hostFD    int        // fkReg: lazily opened lower host fd, -1 = none
+	hw        *hostWatch // fkHost: readiness from the host poller
+	efd       *eventFD   // fkEventFD
+	tfd       *timerFD   // fkTimerFD
+	ep        *eventPoll // fkEpoll
+
+	// epMu guards epItems, the epoll entries watching this file (f_ep),
+	// dropped when the file is released (eventpoll_release).
+	epMu    sync.Mutex
+	epItems map[*epitem]struct{}
 }
 
 // newFile makes a File with one reference.
@@ -56,11 +71,17 @@ func (f *File) DecRef() {
 	if f.refs.Add(-1) != 0 {
 		return
 	}
+	eventpollRelease(f)
 	switch f.kind {
 	case fkPipe:
 		f.pipe.release(f.readable(), f.writable())
 	case fkHost:
+		f.hw.release()
 		unix.Close(f.hfd)
+	case fkTimerFD:
+		f.tfd.release()
+	case fkEpoll:
+		f.ep.release()
 	case fkReg:
 		f.hostMu.Lock()
 		if f.hostFD >= 0 {
@@ -118,6 +139,12 @@ func (f *File) Name(c *Ctx) string {
 		return f.v.PathString(c, f.path)
 	case f.kind == fkPipe:
 		return "pipe:[" + itoa(int64(f.pipe.ino)) + "]"
+	case f.kind == fkEventFD:
+		return "anon_inode:[eventfd]"
+	case f.kind == fkTimerFD:
+		return "anon_inode:[timerfd]"
+	case f.kind == fkEpoll:
+		return "anon_inode:[eventpoll]"
 	}
 	return "anon_inode:[unknown]"
 }
@@ -135,6 +162,8 @@ func (f *File) Stat() (Stat, error) {
 			Atime: st.Atim, Mtime: st.Mtim, Ctime: st.Ctim}, nil
 	case f.in == nil && f.pipe != nil:
 		return f.pipe.created, nil
+	case f.kind == fkEventFD || f.kind == fkTimerFD || f.kind == fkEpoll:
+		return anonInodeStat, nil
 	case f.in == nil:
 		return Stat{}, unix.EBADF
 	}
@@ -158,9 +187,15 @@ func (f *File) ReadCancel(dst []byte, cancel <-chan struct{}) (int, error) {
 	case fkPipe:
 		return f.pipe.read(dst, f.nonblock(), cancel)
 	case fkHost:
-		return retryEINTR(func() (int, error) { return unix.Read(f.hfd, dst) })
+		return f.hostRead(dst, cancel)
 	case fkDev:
 		return f.dev.read(dst)
+	case fkEventFD:
+		return f.efd.read(dst, f.nonblock(), cancel)
+	case fkTimerFD:
+		return f.tfd.read(dst, f.nonblock(), cancel)
+	case fkEpoll:
+		return 0, unix.EINVAL
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -182,9 +217,13 @@ func (f *File) WriteCancel(src []byte, cancel <-chan struct{}) (int, error) {
 	case fkPipe:
 		return f.pipe.write(src, f.nonblock(), cancel)
 	case fkHost:
-		return retryEINTR(func() (int, error) { return unix.Write(f.hfd, src) })
+		return f.hostWrite(src, cancel)
 	case fkDev:
 		return f.dev.write(src)
+	case fkEventFD:
+		return f.efd.write(src, f.nonblock(), cancel)
+	case fkTimerFD, fkEpoll:
+		return 0, unix.EINVAL
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -206,7 +245,7 @@ func (f *File) Pread(dst []byte, off int64) (int, error) {
 	switch f.kind {
 	case fkDir:
 		return 0, unix.EISDIR
-	case fkPipe:
+	case fkPipe, fkEventFD, fkTimerFD, fkEpoll:
 		return 0, unix.ESPIPE
 	case fkHost:
 		return retryEINTR(func() (int, error) { return unix.Pread(f.hfd, dst, off) })
@@ -226,7 +265,7 @@ func (f *File) Pwrite(src []byte, off int64) (int, error) {
 		return 0, unix.EINVAL
 	}
 	switch f.kind {
-	case fkPipe:
+	case fkPipe, fkEventFD, fkTimerFD, fkEpoll:
 		return 0, unix.ESPIPE
 	case fkHost:
 		return retryEINTR(func() (int, error) { return unix.Pwrite(f.hfd, src, off) })
@@ -248,8 +287,8 @@ func (f *File) Seek(off int64, whence int) (int64, error) {
 		return 0, unix.ESPIPE
 	case fkHost:
 		return unix.Seek(f.hfd, off, whence)
-	case fkDev:
-		return 0, nil
+	case fkDev, fkEventFD, fkTimerFD, fkEpoll:
+		return 0, nil // noop_llseek
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -349,25 +388,6 @@ func (f *File) Ioctl(cmd uint32, arg uint64) (uint64, error) {
 		}
 	}
 	return 0, unix.ENOTTY
-}
-
-// Readiness reports whether a read or write would not block (for poll).
-func (f *File) Readiness() (readable, writable bool) {
-	if f.kind == fkPipe {
-		r, w, _ := f.pipe.readiness()
-		return r && f.readable(), w && f.writable()
-	}
-	return f.readable(), f.writable()
-}
-
-// ReadyChan returns a channel closed at the next readiness change of a
-// pipe or FIFO, or nil for files that are always ready.
-func (f *File) ReadyChan() <-chan struct{} {
-	if f.kind != fkPipe {
-		return nil
-	}
-	_, _, ch := f.pipe.readiness()
-	return ch
 }
 
 // retryEINTR repeats a host call interrupted by a host signal.

@@ -12,9 +12,11 @@ const (
 	pipeBuf = 4096     // PIPE_BUF: writes up to this size are atomic
 )
 
-// pipe is a pipe's shared buffer (struct pipe_inode_info). Waiters block on
-// ch, which is closed and replaced at every state change, so a wait can also
-// select on a cancellation channel.
+// pipe is a pipe's shared buffer (struct pipe_inode_info). Blocked readers
+// and writers wait on ch, which is closed and replaced at every state
+// change, so a wait can also select on a cancellation channel; pollers
+// (poll, select, epoll) register on q, which gets pipe_read/pipe_write's
+// keyed wake-ups.
 type pipe struct {
 	mu      sync.Mutex
 	buf     []byte
@@ -23,6 +25,7 @@ type pipe struct {
 	rOpens  int // readers ever opened (fifo_open's r_counter)
 	wOpens  int // writers ever opened (w_counter)
 	ch      chan struct{}
+	q       waitQueue
 	ino     uint64
 	created Stat
 }
@@ -35,11 +38,19 @@ func newPipeState() *pipe {
 	return p
 }
 
-// wakeLocked wakes every waiter. Call with p.mu held.
-func (p *pipe) wakeLocked() {
+// wakeLocked wakes every blocked reader and writer, and the pollers
+// interested in events (none when events is 0). Call with p.mu held.
+func (p *pipe) wakeLocked(events uint32) {
 	close(p.ch)
 	p.ch = make(chan struct{})
+	if events != 0 {
+		p.q.notify(events)
+	}
 }
+
+// fullLocked reports whether a writer would have to wait (pipe_full; the
+// buffer is byte-counted, so "full" means less than PIPE_BUF free).
+func (p *pipe) fullLocked() bool { return pipeCap-len(p.buf) < pipeBuf }
 
 // wait blocks until the state changes or cancel fires (then EINTR).
 func wait(ch <-chan struct{}, cancel <-chan struct{}) error {
@@ -59,12 +70,19 @@ func (p *pipe) read(dst []byte, nonblock bool, cancel <-chan struct{}) (int, err
 	for {
 		p.mu.Lock()
 		if len(p.buf) > 0 {
+			wasFull := p.fullLocked()
 			n := copy(dst, p.buf)
 			p.buf = p.buf[n:]
 			if len(p.buf) == 0 {
 				p.buf = nil
 			}
-			p.wakeLocked()
+			// pipe_read wakes pollers of the write end only when the
+			// pipe was full.
+			var ev uint32
+			if wasFull {
+				ev = EventOut | EventWrNorm
+			}
+			p.wakeLocked(ev)
 			p.mu.Unlock()
 			return n, nil
 		}
@@ -107,7 +125,9 @@ func (p *pipe) write(src []byte, nonblock bool, cancel <-chan struct{}) (int, er
 			n := min(space, rem)
 			p.buf = append(p.buf, src[total:total+n]...)
 			total += n
-			p.wakeLocked()
+			// pipe_write wakes readers' pollers at every write once the
+			// pipe has been polled (epoll's edge-triggered users rely on it).
+			p.wakeLocked(EventIn | EventRdNorm)
 			p.mu.Unlock()
 			if total == len(src) {
 				return total, nil
@@ -132,11 +152,30 @@ func (p *pipe) write(src []byte, nonblock bool, cancel <-chan struct{}) (int, er
 	}
 }
 
-// readiness is pipe_poll's answer for one end.
-func (p *pipe) readiness() (readable, writable bool, ch <-chan struct{}) {
+// poll is pipe_poll for a file open for reading (r) and/or writing (w);
+// wSeen is the writer count the file saw at open (f_pipe): a FIFO reader
+// that has never seen a writer gets no POLLHUP.
+func (p *pipe) poll(r, w bool, wSeen int) uint32 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.buf) > 0 || p.writers == 0, pipeCap-len(p.buf) >= pipeBuf || p.readers == 0, p.ch
+	var m uint32
+	if r {
+		if len(p.buf) > 0 {
+			m |= EventIn | EventRdNorm
+		}
+		if p.writers == 0 && p.wOpens != wSeen {
+			m |= EventHup
+		}
+	}
+	if w {
+		if !p.fullLocked() {
+			m |= EventOut | EventWrNorm
+		}
+		if p.readers == 0 {
+			m |= EventErr
+		}
+	}
+	return m
 }
 
 // open adds a reader and/or writer.
@@ -150,7 +189,7 @@ func (p *pipe) open(r, w bool) {
 		p.writers++
 		p.wOpens++
 	}
-	p.wakeLocked()
+	p.wakeLocked(eventAll)
 	p.mu.Unlock()
 }
 
@@ -163,7 +202,7 @@ func (p *pipe) release(r, w bool) {
 	if w {
 		p.writers--
 	}
-	p.wakeLocked()
+	p.wakeLocked(eventAll)
 	p.mu.Unlock()
 }
 

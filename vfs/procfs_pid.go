@@ -46,10 +46,19 @@ func (p *procfs) pidList(path string, pid int) []procEntry {
 		p.file(path, "comm", 0o644, gen(func(t ProcTask) []byte { return []byte(t.Comm() + "\n") })),
 		p.file(path, "mounts", 0o444, p.mounts),
 		p.dir(path, "task", func(*Ctx) []procEntry {
-			if _, err := p.task(pid); err != nil {
+			t, err := p.task(pid)
+			if err != nil {
 				return nil
 			}
-			return []procEntry{p.pidDir(path+"/task", pid)}
+			pt, ok := t.(ProcThreads)
+			if !ok {
+				return []procEntry{p.pidDir(path+"/task", pid)}
+			}
+			var ents []procEntry
+			for _, tid := range pt.TIDs() {
+				ents = append(ents, p.pidDir(path+"/task", tid))
+			}
+			return ents
 		}),
 	}
 }

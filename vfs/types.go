@@ -81,6 +81,14 @@ type ProcFDOpener interface {
 	OpenFD(fd int) *File
 }
 
+// ProcThreads may also be implemented by a ProcTask: the thread ids that
+// /proc/PID/task lists (proc_task_readdir). Without it the task directory
+// holds the process id alone.
+type ProcThreads interface {
+	// TIDs returns the live thread ids in ascending order.
+	TIDs() []int
+}
+
 // Options configure New.
 type Options struct {
 	// RootDir is the host directory of the rootfs (the read-only lower layer).

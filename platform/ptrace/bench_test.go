@@ -2,6 +2,7 @@ package ptrace
 
 import (
 	"testing"
+	"time"
 
 	"kvsentry/platform"
 )
@@ -72,15 +73,87 @@ func BenchmarkMapFilesPerPage(b *testing.B) {
 	}
 }
 
-// BenchmarkNewAddressSpace: start, set up and release one stub.
+// BenchmarkNewAddressSpace: "warm" times NewAddressSpace alone, the
+// caller's path with a stub waiting in the pool (Release and the refill run
+// with the timer stopped); "sustained" creates and releases address spaces
+// back to back, so the pool is empty and the cost is that of starting stubs.
 func BenchmarkNewAddressSpace(b *testing.B) {
 	e := newEnv(b)
-	b.ResetTimer()
+	b.Run("warm", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			for len(e.p.pool.ready) < readyStubs {
+				time.Sleep(50 * time.Microsecond)
+			}
+			b.StartTimer()
+			as, err := e.p.NewAddressSpace()
+			b.StopTimer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			as.Release()
+		}
+	})
+	b.Run("sustained", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			as, err := e.p.NewAddressSpace()
+			if err != nil {
+				b.Fatal(err)
+			}
+			as.Release()
+		}
+	})
+}
+
+// BenchmarkRelease: Release of an address space with one stub thread.
+func BenchmarkRelease(b *testing.B) {
+	e := newEnv(b)
 	for i := 0; i < b.N; i++ {
+		b.StopTimer()
 		as, err := e.p.NewAddressSpace()
 		if err != nil {
 			b.Fatal(err)
 		}
+		b.StartTimer()
 		as.Release()
+	}
+}
+
+// BenchmarkNewThread: a second thread's first use of an address space
+// (Unmap), on the thread's side: "spare" adopts the parked spare thread
+// (the server's clone of the next one and Context.Release run with the
+// timer stopped); "clone" has no spare and waits for the server's clone.
+func BenchmarkNewThread(b *testing.B) {
+	e := newEnv(b)
+	lt := newLockedThread(b, e.p, true)
+	for _, spare := range []bool{true, false} {
+		name := map[bool]string{true: "spare", false: "clone"}[spare]
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				for {
+					e.as.mu.Lock()
+					if !spare {
+						e.as.spares = nil
+					}
+					n := len(e.as.spares)
+					e.as.mu.Unlock()
+					if n > 0 || !spare {
+						break
+					}
+					time.Sleep(50 * time.Microsecond)
+				}
+				var err error
+				lt.do(func() {
+					b.StartTimer()
+					err = e.as.Unmap(0x10000000, pageSize)
+					b.StopTimer()
+					lt.ctx.Release()
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

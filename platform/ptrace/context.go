@@ -148,8 +148,13 @@ func (c *Context) Interrupt() {
 	}
 }
 
-// Release frees the context. Stub threads belong to address spaces and are
-// released with them.
+// Release frees the context. Called on the thread that used it, it also
+// ends (exit(2), see exitThread) every stub thread this thread traces, in
+// every address space, so that the thread can end without killing stubs
+// that other threads still use (PTRACE_O_EXITKILL).
 func (c *Context) Release() {
 	c.lastAS, c.lastT = nil, nil
+	for t, as := range takeTracees(unix.Gettid()) {
+		as.dropThread(t)
+	}
 }

@@ -12,17 +12,36 @@
 // memory is the sentry's page pool memfd, passed to the stub as fd 0 and
 // mapped with injected mmap(MAP_SHARED|MAP_FIXED) calls.
 //
-// Threading: ptrace requests are only accepted from the tracer thread. In
-// this version the thread that calls NewAddressSpace is the only tracer of
-// that address space and must do every MapFile/Unmap/Switch on it (callers
-// lock their goroutine with runtime.LockOSThread); other threads get an
-// error, never a wrong-thread ptrace request. An address space keeps its stub
-// threads keyed by tracer tid so that more stub threads (one per tracer
-// thread, cloned inside the stub) can be added later. Release and Interrupt
-// may be called from any thread.
+// Threads: a stub process has a master thread, traced by the stub server
+// (one goroutine locked to an OS thread of its own for the sentry's life,
+// stub_server.go), which never runs guest code, plus one stub thread per
+// sentry thread that uses the address space. ptrace requests are only
+// accepted from a stub thread's tracer, so the first MapFile, MapFiles,
+// Unmap or Switch of a locked OS thread on an address space gives that
+// thread a stub thread of its own: the server injects clone(CLONE_THREAD...)
+// into the master, points the new thread at a pause(2) loop in the stub page
+// and detaches it; the caller then PTRACE_SEIZEs and PTRACE_INTERRUPTs it
+// (stub_clone.go). One such parked thread is kept spare per address space,
+// so the caller rarely waits for the server. Each tracer thread and its stub
+// threads are pinned to one CPU, tracers spread round-robin over the CPUs,
+// so guest threads run in parallel while each ptrace stop stays on one CPU.
 //
-// Lock order: AddressSpace.mu is a leaf (held only to look up or update the
-// stub thread table); Context uses atomics only.
+// Stub threads are traced with PTRACE_O_EXITKILL: a tracer thread that ends
+// while it still traces a stub thread kills that whole stub rather than let
+// guest code run untraced. Context.Release, called on the tracer thread,
+// ends its stub threads with an injected exit(2) first, so the other threads
+// of the address space go on. Release (any thread) kills every thread of the
+// stub and reaps them all. Interrupt may be called from any thread.
+//
+// NewAddressSpace takes a stub from a small per-platform pool, pre-started
+// by a background goroutine through the server (stub_pool.go); the caller
+// only adopts a parked thread (~40 us instead of ~300 us for fork+exec and
+// setup). Pooled stubs are fresh, never reused, so none holds a mapping of a
+// previous owner.
+//
+// Lock order: no lock of the package is taken while another is held
+// (AddressSpace.batchMu, AddressSpace.mu, the tracees registry); mu is never
+// held across a ptrace request or a server round trip; Context uses atomics.
 package ptrace
 
 import "kvsentry/platform"

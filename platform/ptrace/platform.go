@@ -14,6 +14,7 @@ type Platform struct {
 	poolFD int
 	fpSize int
 	initFP []byte
+	pool   *stubPool
 }
 
 var _ platform.Platform = (*Platform)(nil)
@@ -80,8 +81,15 @@ func New(opts platform.Options) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Platform{poolFD: opts.PoolFD, fpSize: len(fp), initFP: fp}, nil
+	p := &Platform{poolFD: opts.PoolFD, fpSize: len(fp), initFP: fp, pool: newStubPool(opts.PoolFD)}
+	// Pre-started stubs hold the pool fd: kill them with the platform.
+	runtime.AddCleanup(p, func(sp *stubPool) { sp.close() }, p.pool)
+	return p, nil
 }
+
+// close kills the platform's pre-started stubs (address spaces already
+// handed out stay). Tests call it before closing the pool fd.
+func (p *Platform) close() { p.pool.close() }
 
 // Name returns "ptrace".
 func (p *Platform) Name() string { return "ptrace" }
@@ -99,20 +107,16 @@ func (p *Platform) FPStateSize() int { return p.fpSize }
 // whatever its bytes say: set the bit when editing that component.
 func (p *Platform) InitialFPState() []byte { return append([]byte(nil), p.initFP...) }
 
-// NewAddressSpace starts a stub process traced by the calling thread, which
-// must be locked to its goroutine and does all later MapFile, Unmap and
-// Switch calls for this address space.
+// NewAddressSpace takes a ready stub from the platform's pool (or starts
+// one) and makes the calling thread, which must be locked to its goroutine,
+// the tracer of one of its threads. Other locked threads get stub threads of
+// their own on their first MapFile, MapFiles, Unmap or Switch.
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
-	t, pidfd, err := spawnStub(p.poolFD)
+	r, err := p.pool.get()
 	if err != nil {
 		return nil, err
 	}
-	t.fp = make([]byte, p.fpSize)
-	return &AddressSpace{
-		pid:     t.pid,
-		pidfd:   pidfd,
-		threads: map[int]*stubThread{t.tracer: t},
-	}, nil
+	return newAddressSpace(r, p.fpSize)
 }
 
 // NewContext creates a virtual CPU for the calling (locked) thread.

@@ -29,7 +29,8 @@ const (
 	offBatch      = codeOff + 0x10 // batch loop over the scratch page
 	offBatchDone  = codeOff + 0x44 // int3 ending the batch loop
 	offZeroSigset = codeOff + 0x50 // 8 zero bytes: an empty sigset_t
-	imageSize     = codeOff + 0x60
+	offPark       = codeOff + 0x58 // pause(2) loop of threads nobody traces yet
+	imageSize     = codeOff + 0x68
 )
 
 // stubCode is the stub's machine code (x86-64), placed at codeOff.
@@ -73,6 +74,15 @@ var stubCode = []byte{
 	0xcc, // done: int3
 }
 
+// stubPark is the loop a stub thread waits in while it changes tracer (see
+// stub_clone.go): it only ever sleeps in pause(2), so it runs no guest code
+// and touches no memory while no one traces it.
+//
+//	park: mov $34,%eax   ; __NR_pause
+//	      syscall
+//	      jmp park
+var stubPark = []byte{0xb8, 0x22, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7}
+
 // stubELF builds the stub executable: an ELF64 header, a PT_LOAD (r-x) of
 // the first imageSize bytes at stubLoadAddr and a PT_GNU_STACK (rw-), as
 // described in elf(5) and loaded by Linux's load_elf_binary.
@@ -106,5 +116,6 @@ func stubELF() []byte {
 	le.PutUint32(ph[4:], 6)          // p_flags = PF_R|PF_W
 	le.PutUint64(ph[48:], 16)        // p_align
 	copy(img[codeOff:], stubCode)
+	copy(img[offPark:], stubPark)
 	return img
 }

@@ -2,6 +2,8 @@ package ptrace
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -17,7 +19,8 @@ const stubPoolFD = 0
 // refers to it.
 //
 // Steps: fork+exec the stub image with PTRACE_TRACEME (ptrace(2)), wait for
-// the exec SIGTRAP, set PTRACE_O_TRACESYSGOOD|PTRACE_O_EXITKILL, then
+// the exec SIGTRAP, set tracedOptions and PTRACE_O_TRACECLONE (the stub
+// thread becomes a master that clones others, see cloneParked), then
 // setupStub moves the code page to stubBase and unmaps everything else.
 func spawnStub(poolFD int) (t *stubThread, pidfd int, err error) {
 	path, err := stubExecutable()
@@ -56,7 +59,7 @@ func spawnStub(poolFD int) (t *stubThread, pidfd int, err error) {
 	if sig := t.stopSignal(); sig != int(unix.SIGTRAP) {
 		return fail(fmt.Errorf("ptrace: stub %d: first stop is signal %d, want SIGTRAP", pid, sig))
 	}
-	if err := ptraceOp(unix.PTRACE_SETOPTIONS, pid, 0, unix.PTRACE_O_TRACESYSGOOD|unix.PTRACE_O_EXITKILL); err != nil {
+	if err := ptraceOp(unix.PTRACE_SETOPTIONS, pid, 0, tracedOptions|unix.PTRACE_O_TRACECLONE); err != nil {
 		return fail(fmt.Errorf("ptrace: PTRACE_SETOPTIONS: %w", err))
 	}
 	if err := getRegs(pid, &t.base); err != nil {
@@ -109,18 +112,32 @@ func (t *stubThread) setupStub() error {
 // none is (uintptr)-1, the fd argument of an anonymous mmap.
 func none() uintptr { return ^uintptr(0) }
 
-// killStub kills a stub process with SIGKILL and reaps it unless the kernel
-// already did (the sentry ignores SIGCHLD, so exits are auto-reaped). The
-// pidfd makes both safe against pid reuse; it is closed. Any thread may call
-// it.
+// killStub kills a stub process with SIGKILL and reaps every thread of it.
+// Each traced thread stays a zombie until a thread of the sentry waits for
+// it (wait4(2) with __WALL works from any thread of the tracer's thread
+// group), and the thread-group leader is reaped only after all others
+// (Linux's delay_group_leader), so the threads listed in /proc/PID/task are
+// reaped first. A thread whose tracer reaps it at the same time is simply
+// not found (ECHILD). SIGKILL also stops any clone in progress, so the list
+// is complete. The pidfd makes the kill and the final reap safe against pid
+// reuse; it is closed. Any thread may call killStub.
 func killStub(pid, pidfd int) {
 	if pidfd < 0 {
 		unix.Kill(pid, unix.SIGKILL)
-		var ws unix.WaitStatus
-		unix.Wait4(pid, &ws, unix.WALL, nil)
+	} else {
+		unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+	}
+	if ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task"); err == nil {
+		for _, e := range ents {
+			if tid, err := strconv.Atoi(e.Name()); err == nil && tid != pid {
+				reapThread(tid)
+			}
+		}
+	}
+	if pidfd < 0 {
+		reapThread(pid)
 		return
 	}
-	unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 	var si unix.Siginfo
 	for {
 		err := unix.Waitid(unix.P_PIDFD, pidfd, &si, unix.WEXITED|unix.WALL, nil)
@@ -129,4 +146,13 @@ func killStub(pid, pidfd int) {
 		}
 	}
 	unix.Close(pidfd)
+}
+
+// reapThread waits for a killed stub thread until wait4(2) reports its end
+// (a ptrace stop reported before the kill is skipped) or says it is not ours
+// to wait for (ECHILD: reaped already, or untraced and reaped by the kernel).
+func reapThread(tid int) {
+	var ws unix.WaitStatus
+	for wait4(tid, &ws) == nil && !ws.Exited() && !ws.Signaled() {
+	}
 }

@@ -29,23 +29,6 @@ type stubThread struct {
 	dead    atomic.Bool // set by Release from any thread
 }
 
-// errWrongThread says a ptrace request would come from a thread that is not
-// the tracer of the stub thread.
-type errWrongThread struct{ tracer, caller int }
-
-func (e errWrongThread) Error() string {
-	return fmt.Sprintf("ptrace: stub is traced by host thread %d, called from thread %d "+
-		"(lock the goroutine with runtime.LockOSThread and use one thread per address space)", e.tracer, e.caller)
-}
-
-// checkTracer verifies that the calling OS thread is t's tracer.
-func (t *stubThread) checkTracer() error {
-	if tid := unix.Gettid(); tid != t.tracer {
-		return errWrongThread{t.tracer, tid}
-	}
-	return nil
-}
-
 // waitStop waits for the next stop of t (wait4(tid, __WALL)). It returns an
 // error and marks t dead when the thread exited or was killed.
 func (t *stubThread) waitStop() error {
