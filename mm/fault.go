@@ -3,6 +3,7 @@ package mm
 import (
 	"errors"
 	"io"
+	"sort"
 
 	"github.com/sirupsen/logrus"
 
@@ -11,6 +12,12 @@ import (
 
 // faultAroundPages is the fault-around window (Linux fault_around_bytes = 64 KiB).
 const faultAroundPages = 16
+
+// mapAroundPages is the wider window in which pages that need no new memory
+// (already populated after fork or exec, or already in a file's page cache)
+// are mapped on a fault: each platform fault is dear (a ptrace round trip),
+// while mapping more ranges in one batch is cheap.
+const mapAroundPages = 256
 
 // HandleFault resolves a guest page fault at addr (Linux handle_mm_fault):
 // it populates the page (and a fault-around window), breaks copy-on-write, or
@@ -88,7 +95,7 @@ func (m *MM) breakCOW(v *vma, p *pte, mapIt bool) error {
 // platform mapping lags behind what they should have (after fork, exec,
 // mprotect, or population by CopyIn/CopyOut), in as few calls as possible.
 func (m *MM) remapWindow(v *vma, page uint64) {
-	win := uint64(faultAroundPages * PageSize)
+	win := uint64(mapAroundPages * PageSize)
 	ws := max(v.start, page&^(win-1))
 	we := min(v.end, (page&^(win-1))+win)
 	var ps []*pte
@@ -133,6 +140,9 @@ func (m *MM) populate(v *vma, page uint64, mapIt bool) (*pte, error) {
 		m.pages.set(p)
 	}
 	if mapIt {
+		ps = append(ps, m.cachedAround(v, page)...)
+		ps = append(ps, m.lagging(v, page)...)
+		ps = sortPTEs(ps)
 		m.mapPages(ps, func(p *pte) platform.AccessType { return desired(v, p) })
 	}
 	if p := m.pages.get(page); p != nil {
@@ -252,4 +262,62 @@ func (m *MM) readRun(v *vma, need, lo, hi uint64) ([]*pte, error) {
 		ps[i] = &pte{addr: lo + uint64(i)*PageSize, off: block + uint64(i)*PageSize}
 	}
 	return ps, nil
+}
+
+// mapAroundRange is the mapAroundPages window around page, clipped to v.
+func mapAroundRange(v *vma, page uint64) (uint64, uint64) {
+	win := uint64(mapAroundPages * PageSize)
+	return max(v.start, page&^(win-1)), min(v.end, (page&^(win-1))+win)
+}
+
+// cachedAround populates, from the file's page cache only (no reads), the
+// unpopulated pages of a private file area around page, and returns them.
+func (m *MM) cachedAround(v *vma, page uint64) []*pte {
+	cm, ok := v.file.(CachedMappable)
+	if !ok || v.shm != nil {
+		return nil
+	}
+	cache := cm.FileCache()
+	if cache == nil {
+		return nil
+	}
+	ws, we := mapAroundRange(v, page)
+	var out []*pte
+	for a := ws; a < we; a += PageSize {
+		if m.pages.get(a) != nil {
+			continue
+		}
+		if off, ok := cache.lookup(v.offsetOf(a) / PageSize); ok {
+			p := &pte{addr: a, off: off, cow: true}
+			m.pages.set(p)
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// lagging returns the populated pages around page whose platform mapping
+// lags behind what they should have.
+func (m *MM) lagging(v *vma, page uint64) []*pte {
+	ws, we := mapAroundRange(v, page)
+	var out []*pte
+	for _, p := range m.pages.inRange(ws, we) {
+		if p.mapped == platform.NoAccess && desired(v, p) != platform.NoAccess {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// sortPTEs orders ps by address, dropping duplicates.
+func sortPTEs(ps []*pte) []*pte {
+	sort.Slice(ps, func(i, j int) bool { return ps[i].addr < ps[j].addr })
+	out := ps[:0]
+	for i, p := range ps {
+		if i > 0 && p == ps[i-1] {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }

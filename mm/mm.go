@@ -108,9 +108,15 @@ func (m *MM) mapRange(addr, length, off uint64, perms platform.AccessType) bool 
 	return true
 }
 
-// mapPages maps ps (sorted by address) with perms in as few MapFile calls as
-// possible, recording the permissions in each pte.
+// mapPages maps ps (sorted by address) with perms in as few platform calls
+// as possible — one batch when the address space takes batches — recording
+// the permissions in each pte.
 func (m *MM) mapPages(ps []*pte, perms func(*pte) platform.AccessType) {
+	type run struct {
+		i, j  int
+		perms platform.AccessType
+	}
+	var runs []run
 	for i := 0; i < len(ps); {
 		j := i + 1
 		pi := perms(ps[i])
@@ -118,21 +124,41 @@ func (m *MM) mapPages(ps []*pte, perms func(*pte) platform.AccessType) {
 			ps[j].off == ps[j-1].off+PageSize && perms(ps[j]) == pi {
 			j++
 		}
-		ok := m.mapRange(ps[i].addr, uint64(j-i)*PageSize, ps[i].off, pi)
+		runs = append(runs, run{i, j, pi})
+		i = j
+	}
+	batched := false
+	if bm, ok := m.as.(platform.BatchMapper); ok && len(runs) > 1 {
+		ms := make([]platform.Mapping, 0, len(runs))
+		for _, r := range runs {
+			if r.perms != platform.NoAccess {
+				ms = append(ms, platform.Mapping{Addr: ps[r.i].addr, Length: uint64(r.j-r.i) * PageSize, PoolOffset: ps[r.i].off, Perms: r.perms})
+			}
+		}
+		if err := bm.MapFiles(ms); err == nil {
+			batched = true
+		} else {
+			logrus.Warnf("mm: MapFiles of %d ranges: %v", len(ms), err)
+		}
+	}
+	for _, r := range runs {
+		ok := batched && r.perms != platform.NoAccess
+		if !batched {
+			ok = m.mapRange(ps[r.i].addr, uint64(r.j-r.i)*PageSize, ps[r.i].off, r.perms)
+		}
 		was := false
-		for _, p := range ps[i:j] {
+		for _, p := range ps[r.i:r.j] {
 			was = was || p.mapped != platform.NoAccess
 			if ok {
-				p.mapped = pi
+				p.mapped = r.perms
 			} else {
 				p.mapped = platform.NoAccess
 			}
 		}
 		if !ok && was {
 			// Never leave a stale (e.g. still writable) mapping behind.
-			m.unmapPlatform(ps[i].addr, ps[j-1].addr+PageSize)
+			m.unmapPlatform(ps[r.i].addr, ps[r.j-1].addr+PageSize)
 		}
-		i = j
 	}
 }
 
@@ -188,6 +214,7 @@ func (m *MM) Fork() (*MM, error) {
 		brk:         m.brk,
 		mmapBase:    m.mmapBase,
 	}
+	copied := m.eagerForkCopy(c)
 	var downgrade []*pte
 	var dvma []*vma
 	m.vmas.each(func(v *vma) bool {
@@ -203,6 +230,9 @@ func (m *MM) Fork() (*MM, error) {
 			return true
 		}
 		for _, p := range m.pages.inRange(v.start, v.end) {
+			if copied[p] {
+				continue
+			}
 			m.pool.IncRef(p.off)
 			c.pages.set(&pte{addr: p.addr, off: p.off, cow: true})
 			p.cow = true
@@ -219,6 +249,50 @@ func (m *MM) Fork() (*MM, error) {
 	}
 	m.mapPages(downgrade, func(p *pte) platform.AccessType { return desired(idx[p], p) })
 	return c, nil
+}
+
+// eagerForkPages bounds the private writable pages Fork copies at once
+// instead of sharing them copy-on-write (a variable so tests can exercise
+// both paths).
+var eagerForkPages = 512
+
+// eagerForkCopy gives the child c its own copy of the parent's private,
+// writable, unshared pages when there are few of them (a shell's): copying
+// a few hundred KiB costs less than the copy-on-write faults both sides
+// would take, each a platform round trip, and the parent's mappings stay
+// writable. It returns the pages it copied. m.mu must be held.
+func (m *MM) eagerForkCopy(c *MM) map[*pte]bool {
+	var cands []*pte
+	m.vmas.each(func(v *vma) bool {
+		if v.dontFork || !v.private || v.wipeOnFork || v.perms&platform.Write == 0 {
+			return true
+		}
+		for _, p := range m.pages.inRange(v.start, v.end) {
+			if !p.cow {
+				cands = append(cands, p)
+			}
+		}
+		return len(cands) <= eagerForkPages
+	})
+	if len(cands) == 0 || len(cands) > eagerForkPages {
+		return nil
+	}
+	order := orderFor(uint64(len(cands)))
+	block, err := m.pool.Alloc(order)
+	if err != nil {
+		return nil
+	}
+	copied := make(map[*pte]bool, len(cands))
+	for i, p := range cands {
+		off := block + uint64(i)*PageSize
+		copy(m.pool.Bytes(off, PageSize), m.pool.Bytes(p.off, PageSize))
+		c.pages.set(&pte{addr: p.addr, off: off})
+		copied[p] = true
+	}
+	for i := uint64(len(cands)); i < 1<<order; i++ {
+		m.pool.DecRef(block + i*PageSize)
+	}
+	return copied
 }
 
 // Release drops every page and area and releases the platform address space.

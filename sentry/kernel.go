@@ -9,6 +9,7 @@ package sentry
 import (
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kvsentry/mm"
@@ -47,6 +48,11 @@ type Kernel struct {
 
 	// futexes holds the tasks waiting in futex(2).
 	futexes futexTable
+
+	// stats counts platform events, logged at debug level when the sandbox ends.
+	stats struct {
+		syscalls, faults, signals, interrupts atomic.Uint64
+	}
 }
 
 // allocPIDLocked returns the next free pid, as Linux's alloc_pid does

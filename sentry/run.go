@@ -72,6 +72,8 @@ func Run(cfg Config) (int, error) {
 		return 0, err
 	}
 	<-k.done
+	logrus.Debugf("sandbox ended: %d syscalls, %d page faults, %d hardware signals, %d interrupts",
+		k.stats.syscalls.Load(), k.stats.faults.Load(), k.stats.signals.Load(), k.stats.interrupts.Load())
 	k.mu.Lock()
 	ws := k.initTG.status
 	k.mu.Unlock()
@@ -146,7 +148,7 @@ func newKernel(cfg Config) (*Kernel, error) {
 		}
 	}
 	k.hwcap, k.hwcap2 = hostHWCaps()
-	v, err := vfs.New(vfs.Options{RootDir: cfg.RootfsDir, Proc: procSource{k}})
+	v, err := vfs.New(vfs.Options{RootDir: cfg.RootfsDir, Proc: procSource{k}, Hostname: "kvsentry", Pool: pool})
 	if err != nil {
 		return nil, err
 	}

@@ -152,6 +152,8 @@ func (t *Task) execve(name string, argv, envv []string) error {
 	}
 	newMM.SetAddressSpace(as)
 	t.mm = k.mmGet(newMM)
+	// Map the parts of the new image already in the page cache at once.
+	newMM.Prefault([]uint64{res.Stack}, prefaultPages, true)
 
 	t.fds.CloseOnExec()
 	fp := k.plat.InitialFPState()

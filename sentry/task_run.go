@@ -58,6 +58,8 @@ func (t *Task) run(first func() error, started chan<- error) {
 				return
 			}
 			t.mm.SetAddressSpace(as)
+			// A forked child: map what it shares with its parent up front.
+			t.mm.Prefault([]uint64{t.regs.Rsp, t.regs.Rsp - mm.PageSize}, prefaultPages, false)
 		}
 		ev, err := ctx.Switch(t.mm.AddressSpace(), &t.regs)
 		if err != nil {
@@ -67,8 +69,10 @@ func (t *Task) run(first func() error, started chan<- error) {
 		}
 		switch ev.Kind {
 		case platform.EventSyscall:
+			t.k.stats.syscalls.Add(1)
 			t.doSyscall()
 		case platform.EventFault:
+			t.k.stats.faults.Add(1)
 			if ferr := t.mm.HandleFault(ev.Addr, ev.Access); ferr != nil {
 				signo, code := int(unix.SIGSEGV), int32(1)
 				if fe, ok := ferr.(*mm.FaultError); ok {
@@ -78,14 +82,20 @@ func (t *Task) run(first func() error, started chan<- error) {
 				t.forceSignal(signo, code, ev.Addr)
 			}
 		case platform.EventSignal:
+			t.k.stats.signals.Add(1)
 			logrus.Debugf("task %d: hardware signal %d at rip %#x", t.tid, ev.Signo, t.regs.Rip)
 			t.forceSignal(int(ev.Signo), ev.Code, ev.Addr)
 		case platform.EventInterrupt:
+			t.k.stats.interrupts.Add(1)
 			// Nothing: kills and signals are handled below.
 		}
 		t.handleSignals()
 	}
 }
+
+// prefaultPages bounds how many pages a new address space gets mapped
+// before the guest runs (after fork and exec).
+const prefaultPages = 4096
 
 // shouldExit reports whether the task has been killed, and finishes its exit
 // if so.

@@ -249,6 +249,7 @@ func (v *VFS) truncateLocked(in *inode, size int64) error {
 	}
 	n := int(size)
 	if n <= len(in.data) {
+		in.invalidateCache(uint64(n), ^uint64(0)-uint64(n))
 		in.data = in.data[:n]
 	} else {
 		in.data = append(in.data, make([]byte, n-len(in.data))...)

@@ -1,6 +1,8 @@
 package vfs
 
 import (
+	"kvsentry/mm"
+
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,7 +74,10 @@ type inode struct {
 	// below children (unless removed: a memory-only dir is opaque).
 	hostPath string
 
-	data   []byte // regular memory file content
+	data []byte // regular memory file content
+	// cache is the regular file's page cache, made on its first mmap
+	// fault (under hostMu); writes and truncation invalidate it.
+	cache  *mm.FileCache
 	target string // symlink target (static links)
 
 	// Directories.

@@ -1,6 +1,8 @@
 package vfs
 
 import (
+	"kvsentry/mm"
+
 	"io"
 
 	"golang.org/x/sys/unix"
@@ -99,6 +101,7 @@ func (f *File) pwriteAt(src []byte, off int64, appending bool) (int, int64, erro
 		}
 	}
 	copy(in.data[off:], src)
+	in.invalidateCache(uint64(off), uint64(len(src)))
 	in.touchMC()
 	if in.mode&(unix.S_ISUID|unix.S_ISGID) != 0 && in.mode&unix.S_IXGRP != 0 {
 		in.mode &^= unix.S_ISUID | unix.S_ISGID // file_remove_privs
@@ -154,6 +157,32 @@ func (m *regMappable) ReadAt(p []byte, off int64) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// FileCache implements mm.CachedMappable: the inode's page cache, or nil
+// when the VFS has no pool.
+func (m *regMappable) FileCache() *mm.FileCache {
+	if m.v.pool == nil {
+		return nil
+	}
+	in := m.in
+	in.hostMu.Lock()
+	defer in.hostMu.Unlock()
+	if in.cache == nil {
+		in.cache = mm.NewFileCache(m.v.pool)
+	}
+	return in.cache
+}
+
+// invalidateCache drops cached pages of [off, off+n) after the content
+// changed (truncate_inode_pages_range).
+func (in *inode) invalidateCache(off, n uint64) {
+	in.hostMu.Lock()
+	c := in.cache
+	in.hostMu.Unlock()
+	if c != nil {
+		c.Invalidate(off, n)
+	}
 }
 
 // zeroMappable is /dev/zero's mmap content.

@@ -1,6 +1,10 @@
 package vfs
 
-import "golang.org/x/sys/unix"
+import (
+	"golang.org/x/sys/unix"
+
+	"kvsentry/mm"
+)
 
 // Creds are the credentials a path operation is checked against
 // (fs/namei.c generic_permission). UID 0 bypasses rwx checks, except that
@@ -97,6 +101,9 @@ type Options struct {
 	Proc ProcSource
 	// Hostname is what /proc/sys/kernel/hostname shows ("localhost" if empty).
 	Hostname string
+	// Pool, when set, backs a page cache per regular file, so private
+	// mappings of one file (every exec of a binary) share its pages.
+	Pool *mm.Pool
 }
 
 // Ctx is the caller's view for a path operation.

@@ -1,6 +1,8 @@
 package vfs
 
 import (
+	"kvsentry/mm"
+
 	"fmt"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ type VFS struct {
 	proc     ProcSource
 	hostname string
 	boot     time.Time
+	pool     *mm.Pool // page-cache memory (nil: no page cache)
 
 	rootMnt *mount
 	mounts  map[mountKey]*mount // mounted-on dentries
@@ -44,7 +47,7 @@ func New(o Options) (*VFS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vfs: open rootfs %q: %w", o.RootDir, err)
 	}
-	v := &VFS{rootDir: o.RootDir, rootFD: fd, proc: o.Proc, hostname: o.Hostname,
+	v := &VFS{rootDir: o.RootDir, rootFD: fd, proc: o.Proc, hostname: o.Hostname, pool: o.Pool,
 		boot: time.Now(), mounts: map[mountKey]*mount{}}
 	if v.hostname == "" {
 		v.hostname = "localhost"
