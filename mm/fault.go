@@ -66,7 +66,9 @@ func (m *MM) HandleFault(addr uint64, access platform.AccessType) error {
 		// Mapped read-only for COW and faulting again: it was a write.
 		return m.breakCOW(v, p, true)
 	}
-	return errAccErr()
+	e := errAccErr()
+	e.Mapped = true
+	return e
 }
 
 // breakCOW gives p a private copy of its page (Linux do_wp_page / wp_page_copy)

@@ -10,6 +10,11 @@ import (
 // (do_user_addr_fault / do_sigbus in arch/x86/mm/fault.c).
 type FaultError struct {
 	Signo, Code int32
+	// Mapped is set when the page was already mapped as its area allows:
+	// either a real protection violation, or (on a platform that cannot
+	// tell accesses apart, with several threads) a fault another thread
+	// resolved meanwhile. The caller retries once before believing it.
+	Mapped bool
 }
 
 // Error implements error.

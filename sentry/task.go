@@ -118,6 +118,9 @@ type Task struct {
 	queue   map[int][]signal.Info
 	// comm is the thread's name (PR_SET_NAME), under ThreadGroup.sigMu.
 	comm string
+	// spuriousFault is the address of the last fault found already
+	// resolved (see mm.FaultError.Mapped).
+	spuriousFault uint64
 	// robustList and robustLen are set_robust_list's arguments.
 	robustList, robustLen uint64
 	// sigPending hints that a signal may be deliverable (set by senders

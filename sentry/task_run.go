@@ -69,6 +69,7 @@ func (t *Task) run(first func() error, started chan<- error) {
 		}
 		switch ev.Kind {
 		case platform.EventSyscall:
+			t.spuriousFault = 0
 			t.k.stats.syscalls.Add(1)
 			t.doSyscall()
 		case platform.EventFault:
@@ -77,6 +78,12 @@ func (t *Task) run(first func() error, started chan<- error) {
 				signo, code := int(unix.SIGSEGV), int32(1)
 				if fe, ok := ferr.(*mm.FaultError); ok {
 					signo, code = int(fe.Signo), fe.Code
+					if fe.Mapped && t.spuriousFault != ev.Addr {
+						// Possibly resolved by another thread meanwhile:
+						// run the instruction once more before deciding.
+						t.spuriousFault = ev.Addr
+						break
+					}
 				}
 				logrus.Debugf("task %d: fault at %#x rip %#x: %v", t.tid, ev.Addr, t.regs.Rip, ferr)
 				t.forceSignal(signo, code, ev.Addr)

@@ -11,8 +11,10 @@
 // was removed has no lower layer, i.e. it is opaque. devfs is mounted at /dev
 // and procfs (content from the sentry through ProcSource) at /proc.
 //
-// Lock order: File.mu -> VFS.mu -> {inode.hostMu, File.hostMu}; pipe.mu is
-// a leaf taken with no other lock held. VFS.mu (one RWMutex for the whole
+// Lock order: File.mu -> VFS.mu -> {inode.hostMu, File.hostMu}. For
+// readiness: a file's own state lock (pipe.mu, eventfd, timerfd) -> its
+// wait-queue lock -> an epoll instance's ready-list lock (see waiter.go and
+// epoll.go); none of these is held while a wait blocks. VFS.mu (one RWMutex for the whole
 // tree: dentries, inode attributes, memory file data) is never held while a
 // pipe or FIFO operation blocks, nor while calling into the sentry
 // (ProcSource/ProcTask methods run with it released, so they may call

@@ -246,6 +246,15 @@ func (v *VFS) openFIFO(f *File, p *pipe, cancel <-chan struct{}) (*File, error) 
 		}
 	}
 	p.open(r, wr)
+	if r && !wr && nonblock {
+		// A non-blocking reader that has seen no writer yet must not see
+		// POLLHUP until one has come and gone (pipe_poll's w_counter).
+		p.mu.Lock()
+		if p.writers == 0 {
+			f.pipeWSeen = p.wOpens
+		}
+		p.mu.Unlock()
+	}
 	if r && wr || nonblock {
 		return f, nil
 	}
