@@ -81,6 +81,7 @@ func (t *Task) exitTask() {
 func (k *Kernel) processExit(tg *ThreadGroup) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	tg.stopTimersLocked(true)
 	tg.zombie = true
 	if tg.vforkDone != nil {
 		close(tg.vforkDone)

@@ -228,6 +228,11 @@ func (t *Task) dequeueLocked() (signal.Info, signal.Action, bool) {
 	if act.Handler > signal.SigIgn && act.Flags&signal.SAResetHand != 0 {
 		tg.actions[sig-1] = signal.Action{}
 	}
+	if info.Code == signal.SITimer {
+		if it := tg.timers[info.TimerID]; it != nil {
+			info.Overrun = it.delivered()
+		}
+	}
 	return info, act, true
 }
 

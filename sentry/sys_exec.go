@@ -188,6 +188,7 @@ func (t *Task) execve(name string, argv, envv []string) error {
 	tg.sigMu.Unlock()
 
 	k.mu.Lock()
+	tg.stopTimersLocked(false)
 	tg.exePathChanged = true
 	if tg.vforkDone != nil {
 		close(tg.vforkDone)

@@ -70,8 +70,12 @@ type ThreadGroup struct {
 	pending signal.Set
 	// queue holds the siginfo of each pending signal (several for
 	// real-time signals).
-	queue    map[int][]signal.Info
-	rlimits  rlimits
+	queue   map[int][]signal.Info
+	rlimits rlimits
+	// itimers are setitimer's ITIMER_REAL, _VIRTUAL and _PROF; timers are
+	// the POSIX timers by id (Kernel.mu).
+	itimers  [3]*intervalTimer
+	timers   map[int32]*intervalTimer
 	execArgv []string
 	environ  []byte
 	exePath  string
@@ -79,7 +83,7 @@ type ThreadGroup struct {
 
 // newThreadGroup returns an empty process with pid 0 (the caller assigns it).
 func newThreadGroup(k *Kernel, exitSignal int) *ThreadGroup {
-	tg := &ThreadGroup{k: k, children: map[*ThreadGroup]struct{}{}, tasks: map[*Task]struct{}{}, exitSignal: exitSignal}
+	tg := &ThreadGroup{k: k, children: map[*ThreadGroup]struct{}{}, tasks: map[*Task]struct{}{}, exitSignal: exitSignal, timers: map[int32]*intervalTimer{}}
 	tg.childCond = sync.NewCond(&k.mu)
 	tg.threadCond = sync.NewCond(&k.mu)
 	tg.stopCond = sync.NewCond(&k.mu)

@@ -19,14 +19,16 @@ struct robust_list_head_abi {
 	void *list_op_pending;
 };
 
-static pthread_mutex_t *new_robust(int pshared)
+/* new_robust returns a robust, process-shared mutex in shared memory: musl puts
+ * only process-shared robust mutexes on the list it registers with the kernel
+ * (private ones it cleans up itself in pthread_exit). */
+static pthread_mutex_t *new_robust(void)
 {
 	pthread_mutex_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	pthread_mutexattr_t a;
 	pthread_mutexattr_init(&a);
 	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	if (pshared)
-		pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
 	pthread_mutex_init(m, &a);
 	pthread_mutexattr_destroy(&a);
 	return m;
@@ -55,7 +57,7 @@ static void lock_after_death(const char *who, pthread_mutex_t *m)
 
 static void thread_owner(void)
 {
-	pthread_mutex_t *m = new_robust(0);
+	pthread_mutex_t *m = new_robust();
 	pthread_t th;
 	pthread_create(&th, NULL, die_holding, m);
 	pthread_join(th, NULL);
@@ -73,7 +75,7 @@ static void thread_owner(void)
 
 static void process_owner(int by_kill, int waiter_blocked)
 {
-	pthread_mutex_t *m = new_robust(1);
+	pthread_mutex_t *m = new_robust();
 	int ready[2], go[2];
 	pipe(ready);
 	pipe(go);
@@ -122,8 +124,8 @@ int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	/* musl registers its robust list with the first robust lock. */
-	pthread_mutex_t *m = new_robust(0);
+	/* musl registers its robust list with the first process-shared robust lock. */
+	pthread_mutex_t *m = new_robust();
 	pthread_mutex_lock(m);
 	struct robust_list_head_abi *head = NULL;
 	size_t len = 0;
