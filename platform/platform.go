@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -133,6 +134,13 @@ type Mapping struct {
 type BatchMapper interface {
 	// MapFiles applies the mappings in order, stopping at the first error.
 	MapFiles(ms []Mapping) error
+}
+
+// CPUTimer is implemented by address spaces that can tell how much CPU
+// time guest code has used in them (getrusage, times, wait4's rusage).
+type CPUTimer interface {
+	// CPUTime returns the user and system time consumed so far.
+	CPUTime() (user, sys time.Duration)
 }
 
 // Context is a virtual CPU: it runs guest code in an address space.

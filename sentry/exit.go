@@ -69,6 +69,13 @@ func (t *Task) exitTask() {
 	tg.threadCond.Broadcast()
 	k.mu.Unlock()
 
+	if last {
+		// The process's CPU time, for its parent's wait and RUSAGE_CHILDREN.
+		u := t.selfUsage()
+		k.mu.Lock()
+		tg.usage = u
+		k.mu.Unlock()
+	}
 	k.mmPut(t.mm)
 	t.fds.put()
 	if last {
@@ -98,6 +105,7 @@ func (k *Kernel) processExit(tg *ThreadGroup) {
 			}
 		}
 		for c := range tg.children {
+			k.killOrphanedPgrpLocked(c, tg)
 			c.parent = reaper
 			c.parentThread = reaper.leader
 			reaper.children[c] = struct{}{}
@@ -111,6 +119,9 @@ func (k *Kernel) processExit(tg *ThreadGroup) {
 		}
 	}
 	tg.children = nil
+	if tg != k.initTG {
+		k.killOrphanedPgrpLocked(tg, nil)
+	}
 	if tg == k.initTG {
 		// The sandbox's init has exited: every other process dies, as in a
 		// PID namespace whose init ends (zap_pid_ns_processes).
@@ -161,4 +172,56 @@ func (k *Kernel) reapLocked(tg *ThreadGroup) {
 		tg.parent.childUsage.stimeNS += tg.usage.stimeNS + tg.childUsage.stimeNS
 	}
 	delete(k.tgs, tg.pid)
+}
+
+// killOrphanedPgrpLocked sends SIGHUP then SIGCONT to tg's process group if
+// it just became orphaned and holds stopped processes (kernel/exit.c
+// kill_orphaned_pgrp): on exit (parent nil) tg's parent was the group's last
+// link to its session outside the group; on reparenting (parent = the
+// exiting parent) tg itself was. Kernel.mu must be held.
+func (k *Kernel) killOrphanedPgrpLocked(tg, parent *ThreadGroup) {
+	ignored := tg
+	if parent == nil {
+		parent = tg.parent
+	} else {
+		ignored = nil
+	}
+	if parent == nil || parent.pgid == tg.pgid || parent.sid != tg.sid {
+		return
+	}
+	if !k.willBeOrphanedLocked(tg.pgid, ignored) || !k.hasStoppedLocked(tg.pgid) {
+		return
+	}
+	for _, sig := range []unix.Signal{unix.SIGHUP, unix.SIGCONT} {
+		for _, m := range k.tgs {
+			if m.pgid == tg.pgid && !m.zombie {
+				k.sendSignalLocked(m, signal.Info{Signo: int32(sig), Code: signal.SIKernel})
+			}
+		}
+	}
+}
+
+// willBeOrphanedLocked reports whether no member of pgid (but ignored) has
+// a parent in another group of the same session, init excepted
+// (will_become_orphaned_pgrp). Kernel.mu must be held.
+func (k *Kernel) willBeOrphanedLocked(pgid int32, ignored *ThreadGroup) bool {
+	for _, m := range k.tgs {
+		if m.pgid != pgid || m == ignored || m.zombie || m.exiting || m.parent == nil || m.parent == k.initTG {
+			continue
+		}
+		if m.parent.pgid != pgid && m.parent.sid == m.sid {
+			return false
+		}
+	}
+	return true
+}
+
+// hasStoppedLocked reports whether a process of pgid is stopped.
+func (k *Kernel) hasStoppedLocked(pgid int32) bool {
+	for _, m := range k.tgs {
+		if m.pgid == pgid && m.stopped && !m.zombie {
+			return true
+		}
+	}
+	return false
 }

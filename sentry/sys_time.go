@@ -4,7 +4,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-	"gvisor.dev/gvisor/pkg/abi/linux"
+
+	"kvsentry/platform"
 )
 
 func init() {
@@ -14,8 +15,8 @@ func init() {
 	register(unix.SYS_TIME, "p", Full, "", sysTime)
 	register(unix.SYS_NANOSLEEP, "pp", Partial, "a restart after an ignored-but-interrupting signal sleeps the full time again", sysNanosleep)
 	register(unix.SYS_CLOCK_NANOSLEEP, "dxpp", Partial, "a restart after an ignored-but-interrupting signal sleeps the full time again", sysClockNanosleep)
-	register(unix.SYS_TIMES, "p", Partial, "CPU times are not accounted yet (zeros)", sysTimes)
-	register(unix.SYS_GETRUSAGE, "dp", Partial, "CPU times are not accounted yet", sysGetrusage)
+	register(unix.SYS_TIMES, "p", Partial, "CPU time is the address space's (threads and vfork children sharing it count together)", sysTimes)
+	register(unix.SYS_GETRUSAGE, "dp", Partial, "as times; ru_maxrss is the current RSS; other fields zero", sysGetrusage)
 }
 
 // clockNow reads clock id as the guest sees it (the host's clocks; the
@@ -180,10 +181,30 @@ func sysClockNanosleep(t *Task, a *sysArgs) (uint64, error) {
 	return 0, t.sleep(d, rem)
 }
 
+// selfUsage is the CPU time the task's process has used: what its address
+// space reports (guest code runs there), as rusage.
+func (t *Task) selfUsage() rusage {
+	if t.mm != nil {
+		if ct, ok := t.mm.AddressSpace().(platform.CPUTimer); ok {
+			u, s := ct.CPUTime()
+			return rusage{utimeNS: u.Nanoseconds(), stimeNS: s.Nanoseconds()}
+		}
+	}
+	return t.tg.usage
+}
+
 // sysTimes implements times(2): the result is clock ticks since boot.
 func sysTimes(t *Task, a *sysArgs) (uint64, error) {
 	if a[0] != 0 {
-		if _, err := t.mm.CopyOut(a[0], make([]byte, 32)); err != nil {
+		self := t.selfUsage()
+		t.k.mu.Lock()
+		ch := t.tg.childUsage
+		t.k.mu.Unlock()
+		b := make([]byte, 32)
+		for i, ns := range []int64{self.utimeNS, self.stimeNS, ch.utimeNS, ch.stimeNS} {
+			putLE64(b[8*i:], uint64(ns/1e7))
+		}
+		if _, err := t.mm.CopyOut(a[0], b); err != nil {
 			return 0, err
 		}
 	}
@@ -198,7 +219,7 @@ func sysGetrusage(t *Task, a *sysArgs) (uint64, error) {
 	var ru rusage
 	switch who {
 	case unix.RUSAGE_SELF, unix.RUSAGE_THREAD:
-		ru = t.tg.usage
+		ru = t.selfUsage()
 	case unix.RUSAGE_CHILDREN:
 		t.k.mu.Lock()
 		ru = t.tg.childUsage
@@ -206,6 +227,9 @@ func sysGetrusage(t *Task, a *sysArgs) (uint64, error) {
 	default:
 		return 0, unix.EINVAL
 	}
-	var lr *linux.Rusage = ru.toLinux()
+	lr := ru.toLinux()
+	if who != unix.RUSAGE_CHILDREN && t.mm != nil {
+		lr.MaxRSS = int64(t.mm.RSS() / 1024)
+	}
 	return 0, t.copyOutStruct(a[1], lr)
 }
