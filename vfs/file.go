@@ -21,6 +21,7 @@ const (
 	fkEventFD                 // eventfd(2) counter
 	fkTimerFD                 // timerfd_create(2) timer
 	fkEpoll                   // epoll_create(2) instance
+	fkImpl                    // implemented outside vfs (FileImpl)
 )
 
 // File is an open file description (struct file), shared by dup and fork.
@@ -49,6 +50,7 @@ type File struct {
 	efd       *eventFD   // fkEventFD
 	tfd       *timerFD   // fkTimerFD
 	ep        *eventPoll // fkEpoll
+	impl      FileImpl   // fkImpl
 
 	// epMu guards epItems, the epoll entries watching this file (f_ep),
 	// dropped when the file is released (eventpoll_release).
@@ -82,6 +84,8 @@ func (f *File) DecRef() {
 		f.tfd.release()
 	case fkEpoll:
 		f.ep.release()
+	case fkImpl:
+		f.impl.Release()
 	case fkReg:
 		f.hostMu.Lock()
 		if f.hostFD >= 0 {
@@ -145,6 +149,8 @@ func (f *File) Name(c *Ctx) string {
 		return "anon_inode:[timerfd]"
 	case f.kind == fkEpoll:
 		return "anon_inode:[eventpoll]"
+	case f.kind == fkImpl:
+		return f.impl.Name()
 	}
 	return "anon_inode:[unknown]"
 }
@@ -164,6 +170,8 @@ func (f *File) Stat() (Stat, error) {
 		return f.pipe.created, nil
 	case f.kind == fkEventFD || f.kind == fkTimerFD || f.kind == fkEpoll:
 		return anonInodeStat, nil
+	case f.kind == fkImpl:
+		return implStat(f), nil
 	case f.in == nil:
 		return Stat{}, unix.EBADF
 	}
@@ -196,6 +204,8 @@ func (f *File) ReadCancel(dst []byte, cancel <-chan struct{}) (int, error) {
 		return f.tfd.read(dst, f.nonblock(), cancel)
 	case fkEpoll:
 		return 0, unix.EINVAL
+	case fkImpl:
+		return f.impl.Read(dst, f.nonblock(), cancel)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -224,6 +234,8 @@ func (f *File) WriteCancel(src []byte, cancel <-chan struct{}) (int, error) {
 		return f.efd.write(src, f.nonblock(), cancel)
 	case fkTimerFD, fkEpoll:
 		return 0, unix.EINVAL
+	case fkImpl:
+		return f.impl.Write(src, f.nonblock(), cancel)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -247,6 +259,8 @@ func (f *File) Pread(dst []byte, off int64) (int, error) {
 		return 0, unix.EISDIR
 	case fkPipe, fkEventFD, fkTimerFD, fkEpoll:
 		return 0, unix.ESPIPE
+	case fkImpl:
+		return 0, errImplSeek
 	case fkHost:
 		return retryEINTR(func() (int, error) { return unix.Pread(f.hfd, dst, off) })
 	case fkDev:
@@ -267,6 +281,8 @@ func (f *File) Pwrite(src []byte, off int64) (int, error) {
 	switch f.kind {
 	case fkPipe, fkEventFD, fkTimerFD, fkEpoll:
 		return 0, unix.ESPIPE
+	case fkImpl:
+		return 0, errImplSeek
 	case fkHost:
 		return retryEINTR(func() (int, error) { return unix.Pwrite(f.hfd, src, off) })
 	case fkDev:
@@ -283,7 +299,7 @@ func (f *File) Seek(off int64, whence int) (int64, error) {
 	switch f.kind {
 	case fkPath:
 		return 0, unix.EBADF
-	case fkPipe:
+	case fkPipe, fkImpl:
 		return 0, unix.ESPIPE
 	case fkHost:
 		return unix.Seek(f.hfd, off, whence)
@@ -373,6 +389,9 @@ const FIONREAD = 0x541b
 func (f *File) Ioctl(cmd uint32, arg uint64) (uint64, error) {
 	if f.kind == fkPath {
 		return 0, unix.EBADF
+	}
+	if f.kind == fkImpl {
+		return f.impl.Ioctl(cmd, arg)
 	}
 	if cmd == FIONREAD {
 		switch f.kind {

@@ -21,6 +21,8 @@ func (f *File) Poll() uint32 {
 		return f.tfd.poll()
 	case fkEpoll:
 		return f.ep.poll(0)
+	case fkImpl:
+		return f.impl.Poll()
 	}
 	return defaultPollMask
 }
@@ -39,6 +41,10 @@ func (f *File) queue() *waitQueue {
 		return &f.tfd.q
 	case fkEpoll:
 		return &f.ep.q
+	case fkImpl:
+		if wq := f.impl.Queue(); wq != nil {
+			return &wq.q
+		}
 	}
 	return nil
 }
