@@ -25,6 +25,19 @@ type FDTable struct {
 	files map[int32]fdEntry
 	// limit is RLIMIT_NOFILE's soft value, checked on allocation.
 	limit int32
+	// owner is the process the table belongs to, and onClose runs for each
+	// descriptor it closes (a process loses its POSIX record locks on an
+	// inode when it closes any fd of it).
+	owner   *ThreadGroup
+	onClose func(owner *ThreadGroup, f *vfs.File)
+}
+
+// closed runs the close hook and drops the table's reference to f.
+func (t *FDTable) closed(f *vfs.File) {
+	if t.onClose != nil && t.owner != nil {
+		t.onClose(t.owner, f)
+	}
+	f.DecRef()
 }
 
 // newFDTable returns an empty table.
@@ -104,7 +117,7 @@ func (t *FDTable) Set(fd int32, f *vfs.File, cloexec bool) error {
 	t.files[fd] = fdEntry{file: f, cloexec: cloexec}
 	t.mu.Unlock()
 	if had {
-		old.file.DecRef()
+		t.closed(old.file)
 	}
 	return nil
 }
@@ -118,7 +131,7 @@ func (t *FDTable) Remove(fd int32) error {
 	if !ok {
 		return unix.EBADF
 	}
-	e.file.DecRef()
+	t.closed(e.file)
 	return nil
 }
 
@@ -139,7 +152,7 @@ func (t *FDTable) SetCloexec(fd int32, on bool) error {
 func (t *FDTable) Fork() *FDTable {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := &FDTable{files: make(map[int32]fdEntry, len(t.files)), limit: t.limit}
+	n := &FDTable{files: make(map[int32]fdEntry, len(t.files)), limit: t.limit, onClose: t.onClose}
 	n.users.Store(1)
 	for fd, e := range t.files {
 		e.file.IncRef()
@@ -160,7 +173,7 @@ func (t *FDTable) CloseOnExec() {
 	}
 	t.mu.Unlock()
 	for _, f := range drop {
-		f.DecRef()
+		t.closed(f)
 	}
 }
 
@@ -183,7 +196,7 @@ func (t *FDTable) CloseRange(first, last uint32, cloexecOnly bool) {
 	}
 	t.mu.Unlock()
 	for _, f := range drop {
-		f.DecRef()
+		t.closed(f)
 	}
 }
 

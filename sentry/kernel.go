@@ -48,6 +48,8 @@ type Kernel struct {
 
 	// futexes holds the tasks waiting in futex(2).
 	futexes futexTable
+	// locks holds flock(2) and fcntl(2) record locks.
+	locks lockTable
 
 	// stats counts platform events, logged at debug level when the sandbox ends.
 	stats struct {

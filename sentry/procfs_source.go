@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"kvsentry/vfs"
 )
@@ -148,6 +152,16 @@ func (p procTask) Stat() []byte {
 		fields = append(fields, "0")
 	}
 	fields[19] = fmt.Sprint(len(p.TIDs())) // num_threads
+	u := p.t.selfUsage()
+	fields[13] = fmt.Sprint(u.utimeNS / 1e7) // utime, clock ticks (USER_HZ 100)
+	fields[14] = fmt.Sprint(u.stimeNS / 1e7)
+	fields[17], fields[18] = "20", "0" // priority, nice
+	if p.t.mm != nil {
+		fields[22] = fmt.Sprint(p.t.mm.VirtualSize())
+		fields[23] = fmt.Sprint(p.t.mm.RSS() / 4096)
+	}
+	fields[24] = "18446744073709551615" // rsslim
+	fields[37] = "17"                   // exit_signal
 	return []byte(strings.Join(fields, " ") + "\n")
 }
 
@@ -165,8 +179,17 @@ func (p procTask) Status() []byte {
 	}
 	k.mu.Unlock()
 	c := p.t.creds
-	return []byte(fmt.Sprintf("Name:\t%s\nUmask:\t%04o\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\nUid:\t%d\t%d\t%d\t%d\nGid:\t%d\t%d\t%d\t%d\nFDSize:\t64\nGroups:\t\nThreads:\t%d\n",
-		p.Comm(), p.t.fs.umask, state, p.tg.pid, p.tg.pid, ppid, c.UID, c.UID, c.UID, c.UID, c.GID, c.GID, c.GID, c.GID, len(p.TIDs())))
+	var vm, rss uint64
+	if p.t.mm != nil {
+		vm, rss = p.t.mm.VirtualSize()/1024, p.t.mm.RSS()/1024
+	}
+	groups := make([]string, 0, len(c.Groups))
+	for _, g := range c.Groups {
+		groups = append(groups, fmt.Sprint(g))
+	}
+	return []byte(fmt.Sprintf("Name:\t%s\nUmask:\t%04o\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\nUid:\t%d\t%d\t%d\t%d\nGid:\t%d\t%d\t%d\t%d\nFDSize:\t64\nGroups:\t%s\nVmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmLck:\t       0 kB\nVmHWM:\t%8d kB\nVmRSS:\t%8d kB\nThreads:\t%d\nSigQ:\t0/0\nCpus_allowed_list:\t0-%d\n",
+		p.Comm(), p.t.fs.umask, state, p.tg.pid, p.tg.pid, ppid, c.UID, c.UID, c.UID, c.UID, c.GID, c.GID, c.GID, c.GID,
+		strings.Join(groups, " "), vm, vm, rss, rss, len(p.TIDs()), runtime.NumCPU()-1))
 }
 
 // hostHWCaps reads AT_HWCAP and AT_HWCAP2 from the sentry's own auxv, so the
@@ -200,4 +223,96 @@ func (p procTask) OpenFD(fd int) *vfs.File {
 		return nil
 	}
 	return f
+}
+
+// oomAdj holds each process's /proc/PID/oom_score_adj (0 when absent).
+var oomAdj sync.Map // *ThreadGroup -> int
+
+// Limits is /proc/PID/limits (fs/proc/base.c proc_pid_limits).
+func (p procTask) Limits() []byte {
+	p.tg.sigMu.Lock()
+	r := p.tg.rlimits
+	p.tg.sigMu.Unlock()
+	rows := []struct {
+		name, unit string
+		res        int
+	}{
+		{"Max cpu time", "seconds", unix.RLIMIT_CPU}, {"Max file size", "bytes", unix.RLIMIT_FSIZE},
+		{"Max data size", "bytes", unix.RLIMIT_DATA}, {"Max stack size", "bytes", unix.RLIMIT_STACK},
+		{"Max core file size", "bytes", unix.RLIMIT_CORE}, {"Max resident set", "bytes", unix.RLIMIT_RSS},
+		{"Max processes", "processes", unix.RLIMIT_NPROC}, {"Max open files", "files", unix.RLIMIT_NOFILE},
+		{"Max locked memory", "bytes", unix.RLIMIT_MEMLOCK}, {"Max address space", "bytes", unix.RLIMIT_AS},
+		{"Max file locks", "locks", unix.RLIMIT_LOCKS}, {"Max pending signals", "signals", unix.RLIMIT_SIGPENDING},
+		{"Max msgqueue size", "bytes", unix.RLIMIT_MSGQUEUE}, {"Max nice priority", "", unix.RLIMIT_NICE},
+		{"Max realtime priority", "", unix.RLIMIT_RTPRIO}, {"Max realtime timeout", "us", unix.RLIMIT_RTTIME},
+	}
+	val := func(v uint64) string {
+		if v == unix.RLIM_INFINITY {
+			return "unlimited"
+		}
+		return fmt.Sprint(v)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-25s %-20s %-20s %-10s\n", "Limit", "Soft Limit", "Hard Limit", "Units")
+	for _, row := range rows {
+		fmt.Fprintf(&b, "%-25s %-20s %-20s %-10s\n", row.name, val(r[row.res].Cur), val(r[row.res].Max), row.unit)
+	}
+	return []byte(b.String())
+}
+
+// Statm is /proc/PID/statm (proc_pid_statm): sizes in pages.
+func (p procTask) Statm() []byte {
+	var vm, rss uint64
+	if p.t.mm != nil {
+		vm, rss = p.t.mm.VirtualSize()/4096, p.t.mm.RSS()/4096
+	}
+	return []byte(fmt.Sprintf("%d %d 0 0 0 %d 0\n", vm, rss, vm))
+}
+
+// FDInfo is /proc/PID/fdinfo/N (seq_show): position, flags, mount id.
+func (p procTask) FDInfo(fd int) ([]byte, bool) {
+	if p.t.fds == nil {
+		return nil, false
+	}
+	f, cloexec, err := p.t.fds.Get(int32(fd))
+	if err != nil {
+		return nil, false
+	}
+	defer f.DecRef()
+	pos, err := f.Seek(0, 1)
+	if err != nil {
+		pos = 0
+	}
+	flags := f.Flags()
+	if cloexec {
+		flags |= unix.O_CLOEXEC
+	}
+	return []byte(fmt.Sprintf("pos:\t%d\nflags:\t0%o\nmnt_id:\t21\nino:\t%d\n", pos, flags, fileIno(f))), true
+}
+
+// fileIno is the inode number fstat reports for f.
+func fileIno(f *vfs.File) uint64 {
+	st, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+// OOMScoreAdj is /proc/PID/oom_score_adj.
+func (p procTask) OOMScoreAdj() int {
+	if v, ok := oomAdj.Load(p.tg); ok {
+		return v.(int)
+	}
+	return 0
+}
+
+// SetOOMScoreAdj stores a new oom_score_adj; lowering it needs root
+// (CAP_SYS_RESOURCE), as __set_oom_adj checks.
+func (p procTask) SetOOMScoreAdj(v int) error {
+	if v < p.OOMScoreAdj() && p.t.creds.UID != 0 {
+		return unix.EACCES
+	}
+	oomAdj.Store(p.tg, v)
+	return nil
 }

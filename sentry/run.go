@@ -148,11 +148,16 @@ func newKernel(cfg Config) (*Kernel, error) {
 		}
 	}
 	k.hwcap, k.hwcap2 = hostHWCaps()
-	v, err := vfs.New(vfs.Options{RootDir: cfg.RootfsDir, Proc: procSource{k}, Hostname: "kvsentry", Pool: pool})
+	mode, upper := cfg.vfsOverlay()
+	v, err := vfs.New(vfs.Options{RootDir: cfg.RootfsDir, Proc: procSource{k}, Hostname: cfgHostname(cfg), Pool: pool,
+		Overlay: mode, UpperDir: upper, Mounts: cfg.Mounts})
 	if err != nil {
 		return nil, err
 	}
 	k.vfs = v
+	if err := k.setupNetwork(cfg); err != nil {
+		return nil, err
+	}
 	return k, nil
 }
 
@@ -165,6 +170,7 @@ func (k *Kernel) newInitTask(cfg Config) (*Task, error) {
 	tg := newThreadGroup(k, int(unix.SIGCHLD))
 	tg.rlimits = defaultRlimits()
 	t.tg = tg
+	t.fds.owner, t.fds.onClose = tg, k.releasePosixLocks
 	// root with its primary group as the only supplementary group, as a
 	// container runtime starts a root process.
 	t.ids.groups = []uint32{0}

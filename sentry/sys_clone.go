@@ -203,6 +203,9 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 	ctg.tasks[child] = struct{}{}
 	k.tasks[tid] = child
 	if !thread {
+		if f&unix.CLONE_FILES == 0 {
+			fds.owner = ctg
+		}
 		ctg.pid, ctg.leader = tid, child
 		ctg.pgid, ctg.sid = tg.pgid, tg.sid
 		parent := tg

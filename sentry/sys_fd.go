@@ -10,7 +10,7 @@ func init() {
 	register(unix.SYS_DUP, "f", Full, "", sysDup)
 	register(unix.SYS_DUP2, "ff", Full, "", sysDup2)
 	register(unix.SYS_DUP3, "ffx", Full, "", sysDup3)
-	register(unix.SYS_FCNTL, "fdx", Partial, "F_DUPFD(_CLOEXEC), F_GETFD/SETFD, F_GETFL/SETFL; record locks are accepted without locking (file-system issue)", sysFcntl)
+	register(unix.SYS_FCNTL, "fdx", Partial, "F_DUPFD(_CLOEXEC), F_GETFD/SETFD, F_GETFL/SETFL, POSIX and OFD record locks with deadlock detection, F_GETPIPE_SZ; leases, notify and seals EINVAL", sysFcntl)
 	register(unix.SYS_PIPE, "p", Full, "", func(t *Task, a *sysArgs) (uint64, error) { return 0, t.pipe2(a[0], 0) })
 	register(unix.SYS_PIPE2, "px", Full, "", func(t *Task, a *sysArgs) (uint64, error) { return 0, t.pipe2(a[0], int(a[1])) })
 }
@@ -84,21 +84,11 @@ func sysFcntl(t *Task, a *sysArgs) (uint64, error) {
 		}
 		f.SetFlags(int(arg))
 		return 0, nil
-	case unix.F_GETLK:
-		// No locks are held by others: report F_UNLCK (l_type at offset 0).
-		b := make([]byte, 2)
-		b[0] = unix.F_UNLCK
-		_, err := t.mm.CopyOut(arg, b)
-		return 0, err
-	case unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
-		b := make([]byte, 32)
-		_, err := t.mm.CopyIn(arg, b)
-		return 0, err
-	case unix.F_OFD_GETLK:
-		b := make([]byte, 2)
-		b[0] = unix.F_UNLCK
-		_, err := t.mm.CopyOut(arg, b)
-		return 0, err
+	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
+		if f.Flags()&unix.O_PATH != 0 {
+			return 0, unix.EBADF
+		}
+		return 0, t.recordLockOp(f, cmd, arg)
 	case unix.F_GETPIPE_SZ:
 		st, err := f.Stat()
 		if err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {

@@ -21,16 +21,6 @@ func init() {
 		}
 		return 0, nil
 	})
-	register(unix.SYS_FLOCK, "fx", Partial, "accepted without locking until the file-system issue", func(t *Task, a *sysArgs) (uint64, error) {
-		if _, err := syncFD(t, a); err != nil {
-			return 0, err
-		}
-		op := a[1] &^ unix.LOCK_NB
-		if op != unix.LOCK_SH && op != unix.LOCK_EX && op != unix.LOCK_UN {
-			return 0, unix.EINVAL
-		}
-		return 0, nil
-	})
 }
 
 // sysIoctl implements ioctl(2) for the generic commands and file types'.

@@ -68,6 +68,9 @@ func (v *VFS) Chmod(c *Ctx, start Path, name string, mode uint32, follow bool) e
 	if p.mnt.fs.kind == fsProc {
 		return unix.EPERM
 	}
+	if p.mnt.readOnly() {
+		return unix.EROFS
+	}
 	if in.isSymlink() {
 		return unix.EOPNOTSUPP
 	}
@@ -80,6 +83,9 @@ func (v *VFS) Chmod(c *Ctx, start Path, name string, mode uint32, follow bool) e
 	}
 	in.mode = in.mode&unix.S_IFMT | mode
 	in.ctime = now()
+	if s := storeOf(in); s != nil {
+		s.setattr(in)
+	}
 	return nil
 }
 
@@ -99,6 +105,9 @@ func (v *VFS) Chown(c *Ctx, start Path, name string, uid, gid int64, follow bool
 	in := p.d.inode
 	if p.mnt.fs.kind == fsProc {
 		return unix.EPERM
+	}
+	if p.mnt.readOnly() {
+		return unix.EROFS
 	}
 	cr := &c.Creds
 	if cr.UID != 0 {
@@ -125,6 +134,9 @@ func (v *VFS) Chown(c *Ctx, start Path, name string, uid, gid int64, follow bool
 		}
 	}
 	in.ctime = now()
+	if s := storeOf(in); s != nil {
+		s.setattr(in)
+	}
 	return nil
 }
 
@@ -150,6 +162,9 @@ func (v *VFS) Utimes(c *Ctx, start Path, name string, atime, mtime unix.Timespec
 	if p.mnt.fs.kind == fsProc {
 		return unix.EACCES
 	}
+	if p.mnt.readOnly() {
+		return unix.EROFS
+	}
 	if !isOwner(&c.Creds, in) {
 		onlyNow := (atime.Nsec == utimeNow || atime.Nsec == utimeOmit) &&
 			(mtime.Nsec == utimeNow || mtime.Nsec == utimeOmit)
@@ -174,6 +189,9 @@ func (v *VFS) Utimes(c *Ctx, start Path, name string, atime, mtime unix.Timespec
 		in.mtime = mtime
 	}
 	in.ctime = t
+	if s := storeOf(in); s != nil {
+		s.setattr(in)
+	}
 	return nil
 }
 
@@ -202,6 +220,9 @@ func (v *VFS) Truncate(c *Ctx, start Path, name string, size int64) error {
 	if err := permits(&c.Creds, in, mayWrite); err != nil {
 		return err
 	}
+	if p.mnt.readOnly() {
+		return unix.EROFS
+	}
 	return v.truncateLocked(in, size)
 }
 
@@ -210,7 +231,7 @@ func (v *VFS) copyUp(in *inode) error {
 	if !in.isReg() || in.hostPath == "" || in.fs.kind != fsOverlay {
 		return nil
 	}
-	data, err := v.hostReadAll(in.hostPath, in.size)
+	data, err := in.fs.hostReadAll(in.hostPath, in.size)
 	if err != nil {
 		return err
 	}
@@ -255,5 +276,8 @@ func (v *VFS) truncateLocked(in *inode, size int64) error {
 		in.data = append(in.data, make([]byte, n-len(in.data))...)
 	}
 	in.touchMC()
+	if s := storeOf(in); s != nil {
+		s.truncate(in)
+	}
 	return nil
 }

@@ -29,9 +29,12 @@ func (w *walker) prepareCreate(start Path, name string, dirOK bool) (Path, strin
 
 // newChild makes a memory inode of mode in dir under name, owned by the
 // caller (inode_init_owner: a set-gid directory passes its group on).
-func (w *walker) newChild(dir Path, name string, mode uint32) *inode {
+func (w *walker) newChild(dir Path, name string, mode uint32, setup func(*inode)) *inode {
 	pin := dir.d.inode
 	in := newMemInode(dir.mnt.fs, mode, &w.c.Creds)
+	if setup != nil {
+		setup(in)
+	}
 	if pin.mode&unix.S_ISGID != 0 {
 		in.gid = pin.gid
 		if in.isDir() {
@@ -43,6 +46,9 @@ func (w *walker) newChild(dir Path, name string, mode uint32) *inode {
 		pin.nlink++
 	}
 	pin.touchMC()
+	if s := storeOf(in); s != nil {
+		s.create(in)
+	}
 	return in
 }
 
@@ -55,7 +61,7 @@ func (v *VFS) Mkdir(c *Ctx, start Path, name string, mode uint32) error {
 	if err != nil {
 		return err
 	}
-	w.newChild(dir, last, unix.S_IFDIR|mode&0o7777)
+	w.newChild(dir, last, unix.S_IFDIR|mode&0o7777, nil)
 	return nil
 }
 
@@ -83,10 +89,11 @@ func (v *VFS) Mknod(c *Ctx, start Path, name string, mode uint32, dev uint64) er
 	if err != nil {
 		return err
 	}
-	in := w.newChild(dir, last, typ|mode&0o7777)
-	if typ == unix.S_IFCHR || typ == unix.S_IFBLK {
-		in.rdev = dev
-	}
+	w.newChild(dir, last, typ|mode&0o7777, func(in *inode) {
+		if typ == unix.S_IFCHR || typ == unix.S_IFBLK {
+			in.rdev = dev
+		}
+	})
 	return nil
 }
 
@@ -105,8 +112,7 @@ func (v *VFS) Symlink(c *Ctx, target string, start Path, name string) error {
 	if err != nil {
 		return err
 	}
-	in := w.newChild(dir, last, unix.S_IFLNK|0o777)
-	in.target = target
+	w.newChild(dir, last, unix.S_IFLNK|0o777, func(in *inode) { in.target = target })
 	return nil
 }
 
@@ -134,7 +140,12 @@ func (v *VFS) Link(c *Ctx, oldStart Path, oldName string, newStart Path, newName
 	if old.d.dead && in.nlink == 0 {
 		return unix.ENOENT
 	}
+	oldRel := relOf(old.d)
+	s := storeOf(in)
 	v.addChild(dir.d, last, &dentry{inode: in})
+	if s != nil {
+		s.link(oldRel, in)
+	}
 	in.nlink++
 	in.ctime = now()
 	dir.d.inode.touchMC()

@@ -46,7 +46,7 @@ func openDevice(rdev uint64) (*device, error) {
 // newDevfs builds /dev: the standard character devices, pts/ and shm/,
 // and the fd/stdin/stdout/stderr symlinks into /proc/self.
 func newDevfs() *dentry {
-	fs := &filesystem{kind: fsDev, dev: devfsDev, name: "devtmpfs"}
+	fs := &filesystem{kind: fsDev, dev: devfsDev, name: "devtmpfs", magic: tmpfsMagic, hostFD: -1}
 	root := &dentry{name: "/", inode: newMemInode(fs, unix.S_IFDIR|0o755, &Creds{})}
 	add := func(dir *dentry, name string, in *inode) *dentry {
 		d := &dentry{name: name, parent: dir, inode: in}
@@ -79,5 +79,18 @@ func newDevfs() *dentry {
 		in.target = l[1]
 		add(root, l[0], in)
 	}
+	return root
+}
+
+// newDevpts builds /dev/pts (fs/devpts): an empty directory of pseudo
+// terminals with its own ptmx node 5:2.
+func newDevpts() *dentry {
+	fs := &filesystem{kind: fsDevpts, dev: devptsDev, name: "devpts", magic: devptsMagic, hostFD: -1}
+	root := &dentry{name: "/", inode: newMemInode(fs, unix.S_IFDIR|0o755, &Creds{})}
+	in := newMemInode(fs, unix.S_IFCHR|0o666, &Creds{})
+	in.rdev = unix.Mkdev(5, 2)
+	d := &dentry{name: "ptmx", parent: root, inode: in}
+	in.d = d
+	root.inode.children["ptmx"] = d
 	return root
 }

@@ -33,7 +33,7 @@ func (v *VFS) listDir(c *Ctx, p Path) ([]dirEntry, error) {
 	}
 	seen := map[string]bool{}
 	if in.hostPath != "" && !p.d.dead {
-		ents, err := v.hostReaddir(in.hostPath)
+		ents, err := in.fs.hostReaddir(in.hostPath)
 		if err != nil && err != unix.ENOENT && err != unix.ENOTDIR {
 			return nil, err
 		}

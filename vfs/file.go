@@ -52,6 +52,11 @@ type File struct {
 	ep        *eventPoll // fkEpoll
 	impl      FileImpl   // fkImpl
 
+	// releaseMu guards onRelease, callbacks run when the last reference
+	// goes (locks_remove_file, ...).
+	releaseMu sync.Mutex
+	onRelease []func()
+
 	// epMu guards epItems, the epoll entries watching this file (f_ep),
 	// dropped when the file is released (eventpoll_release).
 	epMu    sync.Mutex
@@ -72,6 +77,13 @@ func (f *File) IncRef() { f.refs.Add(1) }
 func (f *File) DecRef() {
 	if f.refs.Add(-1) != 0 {
 		return
+	}
+	f.releaseMu.Lock()
+	hooks := f.onRelease
+	f.onRelease = nil
+	f.releaseMu.Unlock()
+	for _, fn := range hooks {
+		fn()
 	}
 	eventpollRelease(f)
 	switch f.kind {
@@ -443,4 +455,12 @@ func itoa(n int64) string {
 		b[i] = '-'
 	}
 	return string(b[i:])
+}
+
+// OnRelease registers fn to run when the last reference to f goes (file
+// locks held through the description are dropped then).
+func (f *File) OnRelease(fn func()) {
+	f.releaseMu.Lock()
+	f.onRelease = append(f.onRelease, fn)
+	f.releaseMu.Unlock()
 }

@@ -8,20 +8,21 @@ import (
 )
 
 // The lower layer is reached only through these helpers. Every host open is
-// O_RDONLY, relative to the rootfs directory fd, and refuses to leave it or to
+// O_RDONLY, relative to the filesystem's host directory fd (the rootfs or a
+// bind-mounted directory), and refuses to leave it or to
 // follow any symlink (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS), so a
 // rootfs symlink can never make the sentry read outside the rootfs.
 
 const hostResolve = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
 
 // hostOpen opens rel (relative to the rootfs; "" = the rootfs itself).
-func (v *VFS) hostOpen(rel string, flags int) (int, error) {
+func (fs *filesystem) hostOpen(rel string, flags int) (int, error) {
 	if rel == "" {
 		rel = "."
 	}
 	how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC | unix.O_NOFOLLOW), Resolve: hostResolve}
 	for {
-		fd, err := unix.Openat2(v.rootFD, rel, &how)
+		fd, err := unix.Openat2(fs.hostFD, rel, &how)
 		if err == unix.EINTR {
 			continue
 		}
@@ -30,13 +31,13 @@ func (v *VFS) hostOpen(rel string, flags int) (int, error) {
 }
 
 // hostLstat is lstat(2) of rel inside the rootfs.
-func (v *VFS) hostLstat(rel string) (unix.Stat_t, error) {
+func (fs *filesystem) hostLstat(rel string) (unix.Stat_t, error) {
 	var st unix.Stat_t
 	if rel == "" {
-		return st, unix.Fstat(v.rootFD, &st)
+		return st, unix.Fstat(fs.hostFD, &st)
 	}
 	dir, name := path.Split(rel)
-	pfd, err := v.hostOpen(dir, unix.O_PATH|unix.O_DIRECTORY)
+	pfd, err := fs.hostOpen(dir, unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
 		return st, err
 	}
@@ -46,9 +47,9 @@ func (v *VFS) hostLstat(rel string) (unix.Stat_t, error) {
 }
 
 // hostReadlink is readlink(2) of rel inside the rootfs.
-func (v *VFS) hostReadlink(rel string) (string, error) {
+func (fs *filesystem) hostReadlink(rel string) (string, error) {
 	dir, name := path.Split(rel)
-	pfd, err := v.hostOpen(dir, unix.O_PATH|unix.O_DIRECTORY)
+	pfd, err := fs.hostOpen(dir, unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
 		return "", err
 	}
@@ -62,8 +63,8 @@ func (v *VFS) hostReadlink(rel string) (string, error) {
 }
 
 // hostOpenReg opens a regular lower file for reading.
-func (v *VFS) hostOpenReg(rel string) (int, error) {
-	fd, err := v.hostOpen(rel, unix.O_RDONLY|unix.O_NONBLOCK)
+func (fs *filesystem) hostOpenReg(rel string) (int, error) {
+	fd, err := fs.hostOpen(rel, unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
 		return -1, err
 	}
@@ -83,8 +84,8 @@ type hostEnt struct {
 }
 
 // hostReaddir lists a lower directory (without "." and "..").
-func (v *VFS) hostReaddir(rel string) ([]hostEnt, error) {
-	fd, err := v.hostOpen(rel, unix.O_RDONLY|unix.O_DIRECTORY)
+func (fs *filesystem) hostReaddir(rel string) ([]hostEnt, error) {
+	fd, err := fs.hostOpen(rel, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
 	}
@@ -122,8 +123,8 @@ func hostPread(fd int, p []byte, off int64) (int, error) {
 }
 
 // hostReadAll reads a whole lower regular file (for copy-up).
-func (v *VFS) hostReadAll(rel string, size int64) ([]byte, error) {
-	fd, err := v.hostOpenReg(rel)
+func (fs *filesystem) hostReadAll(rel string, size int64) ([]byte, error) {
+	fd, err := fs.hostOpenReg(rel)
 	if err != nil {
 		return nil, err
 	}

@@ -14,17 +14,45 @@ import (
 type fsKind int
 
 const (
-	fsOverlay fsKind = iota
-	fsDev
-	fsProc
+	fsOverlay fsKind = iota // the root: rootfs lower layer, memory or DIR upper
+	fsDev                   // devtmpfs at /dev
+	fsProc                  // procfs at /proc
+	fsTmpfs                 // tmpfs (/tmp, /run, /dev/shm, mount -t tmpfs)
+	fsSys                   // sysfs at /sys
+	fsDevpts                // devpts at /dev/pts
+	fsBind                  // a bind-mounted host directory (--mount)
 )
 
 // filesystem is one mounted filesystem instance (struct super_block's role).
 type filesystem struct {
-	kind fsKind
-	dev  uint64
-	name string // type as /proc/mounts shows it
+	kind  fsKind
+	dev   uint64
+	name  string // type as /proc/mounts shows it
+	magic int64  // statfs f_type
+
+	// hostFD is the O_PATH fd of the host directory under the lower layer
+	// (the rootfs, a bind source); -1 for filesystems without one.
+	hostFD int
+	// store, when set, receives every change so that it persists on the
+	// host (--overlay DIR, --overlay none, read-write bind mounts).
+	store store
+	// mapOwner shows lower files owned by hostUID:hostGID (the user who
+	// extracted the rootfs without root) as owned by root.
+	mapOwner         bool
+	hostUID, hostGID uint32
+	// maxBytes bounds a tmpfs (size=); 0 = unbounded.
+	maxBytes int64
 }
+
+// Statfs magic numbers (include/uapi/linux/magic.h).
+const (
+	overlayfsMagic = 0x794c7630 // OVERLAYFS_SUPER_MAGIC
+	tmpfsMagic     = 0x01021994 // TMPFS_MAGIC
+	procMagic      = 0x9fa0     // PROC_SUPER_MAGIC
+	sysfsMagic     = 0x62656572 // SYSFS_MAGIC
+	devptsMagic    = 0x1cd1     // DEVPTS_SUPER_MAGIC
+	ext4Magic      = 0xef53     // EXT4_SUPER_MAGIC (bind mounts report the host's)
+)
 
 // Device numbers of our filesystems (anonymous block devices, major 0, as
 // Linux's get_anon_bdev hands out).
@@ -33,16 +61,16 @@ var (
 	devfsDev   = unix.Mkdev(0, 0x05)
 	procfsDev  = unix.Mkdev(0, 0x16)
 	pipefsDev  = unix.Mkdev(0, 0x0d)
+	sysfsDev   = unix.Mkdev(0, 0x15)
+	devptsDev  = unix.Mkdev(0, 0x18)
 )
 
-// mount is one mount (struct vfsmount/struct mount).
-type mount struct {
-	fs         *filesystem
-	root       *dentry
-	parent     *mount  // nil for the root mount
-	mountpoint *dentry // dentry in parent covered by this mount
-	point      string  // absolute path, for /proc/mounts
-}
+var nextAnonDev atomic.Uint32
+
+func init() { nextAnonDev.Store(0x30) }
+
+// newAnonDev hands out a fresh anonymous device number (get_anon_bdev).
+func newAnonDev() uint64 { return unix.Mkdev(0, nextAnonDev.Add(1)) }
 
 // dentry is a name in a directory (struct dentry). Dentries of the overlay
 // and devfs are cached in their parent's inode; procfs dentries are made on
@@ -94,6 +122,12 @@ type inode struct {
 	fdOf  func() (ProcTask, int)          // /proc/PID/fd/N: task and fd
 	write func(c *Ctx, data []byte) error // writable proc file (none yet)
 
+	// d is a dentry naming the inode (the latest one linked), for
+	// persisting changes made through an open file; inUpper says the
+	// store already holds a copy of it.
+	d       *dentry
+	inUpper bool
+
 	hostMu sync.Mutex // guards hostFD
 	hostFD int        // cached O_RDONLY host fd for mmap reads; -1 = none
 }
@@ -135,6 +169,8 @@ func (in *inode) fileSize() int64 {
 		return int64(len(in.data))
 	case in.isSymlink() && in.link == nil:
 		return int64(len(in.target))
+	case in.isDir() && in.fs.kind == fsTmpfs:
+		return int64(20 * (2 + len(in.children))) // shmem's BOGO_DIRENT_SIZE per entry
 	case in.isDir() && in.hostPath == "" && in.fs.kind != fsProc:
 		return 4096
 	}

@@ -88,6 +88,9 @@ func (v *VFS) openLocked(c *Ctx, start Path, name string, flags int, mode uint32
 		if p.mnt.fs.kind == fsProc && want&mayWrite != 0 && in.write == nil {
 			return nil, nil, unix.EACCES
 		}
+		if want&mayWrite != 0 && p.mnt.readOnly() && (in.isReg() || in.isDir()) {
+			return nil, nil, unix.EROFS
+		}
 	}
 	switch in.mode & unix.S_IFMT {
 	case unix.S_IFDIR:
@@ -148,7 +151,7 @@ func (w *walker) openCreate(start Path, name string, flags int, mode uint32) (Pa
 			if err := mayCreate(w.c, dir); err != nil {
 				return Path{}, false, err
 			}
-			w.newChild(dir, last, unix.S_IFREG|mode&0o7777)
+			w.newChild(dir, last, unix.S_IFREG|mode&0o7777, nil)
 			return Path{dir.mnt, dir.d.inode.children[last]}, true, nil
 		}
 		if err != nil {

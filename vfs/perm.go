@@ -54,7 +54,13 @@ func mayCreate(c *Ctx, dir Path) error {
 	if dir.mnt.fs.kind == fsProc {
 		return unix.EACCES
 	}
-	return permits(&c.Creds, dir.d.inode, mayWrite|mayExec)
+	if err := permits(&c.Creds, dir.d.inode, mayWrite|mayExec); err != nil {
+		return err
+	}
+	if dir.mnt.readOnly() {
+		return unix.EROFS
+	}
+	return nil
 }
 
 // mayDelete checks that victim may be removed from dir (may_delete).
@@ -67,6 +73,9 @@ func (v *VFS) mayDelete(c *Ctx, dir, victim Path) error {
 	}
 	if err := checkSticky(&c.Creds, dir.d.inode, victim.d.inode); err != nil {
 		return err
+	}
+	if dir.mnt.readOnly() {
+		return unix.EROFS
 	}
 	if v.isBusy(victim) {
 		return unix.EBUSY

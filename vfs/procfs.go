@@ -102,7 +102,7 @@ func (p *procfs) hostText(path, name string) procEntry {
 
 // newProcfs builds /proc (fs/proc/root.c).
 func (v *VFS) newProcfs() *dentry {
-	p := &procfs{v: v, fs: &filesystem{kind: fsProc, dev: procfsDev, name: "proc"}}
+	p := &procfs{v: v, fs: &filesystem{kind: fsProc, dev: procfsDev, name: "proc", magic: procMagic, hostFD: -1}}
 	in := p.node("", unix.S_IFDIR|0o555)
 	in.list = p.rootList
 	return &dentry{name: "/", inode: in}
@@ -124,7 +124,10 @@ func (p *procfs) rootList(c *Ctx) []procEntry {
 			return s + "/task/" + s, err
 		}),
 		p.file("", "mounts", 0o444, p.mounts),
-		p.hostText("", "meminfo"),
+		p.file("", "swaps", 0o444, func(*Ctx) ([]byte, error) {
+			return []byte("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"), nil
+		}),
+		p.file("", "meminfo", 0o444, p.meminfo),
 		p.hostText("", "cpuinfo"),
 		p.hostText("", "stat"),
 		p.file("", "uptime", 0o444, func(*Ctx) ([]byte, error) {
@@ -134,19 +137,7 @@ func (p *procfs) rootList(c *Ctx) []procEntry {
 		p.file("", "loadavg", 0o444, p.loadavg),
 		p.text("", "version", fmt.Sprintf("%s version %s (kvsentry@kvsentry) (go) %s\n", KernelOSType, KernelRelease, KernelVersion)),
 		p.text("", "filesystems", "nodev\tproc\nnodev\tdevtmpfs\nnodev\ttmpfs\nnodev\toverlay\nnodev\tpipefs\n"),
-		p.dir("", "sys", func(*Ctx) []procEntry {
-			return []procEntry{p.dir("/sys", "kernel", func(*Ctx) []procEntry {
-				const d = "/sys/kernel"
-				return []procEntry{
-					p.text(d, "hostname", v.hostname+"\n"),
-					p.text(d, "ostype", KernelOSType+"\n"),
-					p.text(d, "osrelease", KernelRelease+"\n"),
-					p.text(d, "version", KernelVersion+"\n"),
-					p.text(d, "pid_max", "4194304\n"),
-					p.text(d, "ngroups_max", "65536\n"),
-				}
-			})}
-		}),
+		p.dir("", "sys", p.sysList),
 	}
 	for _, pid := range p.pids() {
 		ents = append(ents, p.pidDir("", pid))
@@ -177,20 +168,10 @@ func (p *procfs) task(pid int) (ProcTask, error) {
 }
 
 // mounts is /proc/mounts (fs/proc_namespace.c show_vfsmnt).
-func (p *procfs) mounts(*Ctx) ([]byte, error) {
-	var b strings.Builder
-	for _, m := range p.v.mntList {
-		opts := "rw,relatime"
-		switch m.fs.kind {
-		case fsDev:
-			opts = "rw,nosuid,relatime,mode=755"
-		case fsProc:
-			opts = "rw,nosuid,nodev,noexec,relatime"
-		}
-		fmt.Fprintf(&b, "%s %s %s %s 0 0\n", m.fs.name, m.point, m.fs.name, opts)
-	}
-	return []byte(b.String()), nil
-}
+func (p *procfs) mounts(*Ctx) ([]byte, error) { return p.v.mountsText(), nil }
+
+// mountinfo is /proc/PID/mountinfo (show_mountinfo).
+func (p *procfs) mountinfo(*Ctx) ([]byte, error) { return p.v.mountinfoText(), nil }
 
 // loadavg is /proc/loadavg with a zero load and our process count.
 func (p *procfs) loadavg(*Ctx) ([]byte, error) {
@@ -200,4 +181,99 @@ func (p *procfs) loadavg(*Ctx) ([]byte, error) {
 		last = pids[len(pids)-1]
 	}
 	return []byte(fmt.Sprintf("0.00 0.00 0.00 1/%d %d\n", max(len(pids), 1), last)), nil
+}
+
+// newUUID makes a random version-4 UUID (drivers/char/random.c proc_do_uuid).
+func newUUID() string {
+	var b [16]byte
+	readRandom(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// sysList lists /proc/sys (kernel/sysctl.c tables kvsentry reports).
+func (p *procfs) sysList(*Ctx) []procEntry {
+	v := p.v
+	return []procEntry{
+		p.dir("/sys", "kernel", func(*Ctx) []procEntry {
+			const d = "/sys/kernel"
+			return []procEntry{
+				p.text(d, "hostname", v.hostname+"\n"),
+				p.text(d, "domainname", "(none)\n"),
+				p.text(d, "ostype", KernelOSType+"\n"),
+				p.text(d, "osrelease", KernelRelease+"\n"),
+				p.text(d, "version", KernelVersion+"\n"),
+				p.text(d, "pid_max", "4194304\n"),
+				p.text(d, "ngroups_max", "65536\n"),
+				p.text(d, "cap_last_cap", "40\n"),
+				p.text(d, "threads-max", "1000000\n"),
+				p.dir(d, "random", func(*Ctx) []procEntry {
+					const r = d + "/random"
+					return []procEntry{
+						p.text(r, "boot_id", v.bootID+"\n"),
+						p.file(r, "uuid", 0o444, func(*Ctx) ([]byte, error) { return []byte(newUUID() + "\n"), nil }),
+						p.text(r, "entropy_avail", "256\n"),
+						p.text(r, "poolsize", "256\n"),
+					}
+				}),
+			}
+		}),
+		p.dir("/sys", "vm", func(*Ctx) []procEntry {
+			const d = "/sys/vm"
+			return []procEntry{
+				p.text(d, "overcommit_memory", "0\n"),
+				p.text(d, "max_map_count", "65530\n"),
+				p.text(d, "mmap_min_addr", "65536\n"),
+			}
+		}),
+		p.dir("/sys", "fs", func(*Ctx) []procEntry {
+			const d = "/sys/fs"
+			return []procEntry{
+				p.text(d, "file-max", "9223372036854775807\n"),
+				p.text(d, "nr_open", "1048576\n"),
+			}
+		}),
+		p.dir("/sys", "net", func(*Ctx) []procEntry {
+			return []procEntry{p.dir("/sys/net", "core", func(*Ctx) []procEntry {
+				return []procEntry{p.text("/sys/net/core", "somaxconn", "4096\n")}
+			})}
+		}),
+	}
+}
+
+// meminfo is /proc/meminfo (fs/proc/meminfo.c) with the page pool's
+// figures, as sysinfo(2) reports them; the host's without a pool.
+func (p *procfs) meminfo(*Ctx) ([]byte, error) {
+	pool := p.v.pool
+	if pool == nil {
+		b, err := os.ReadFile("/proc/meminfo")
+		if err != nil {
+			return nil, unix.EIO
+		}
+		return b, nil
+	}
+	total := pool.Size() / 1024
+	free := pool.FreePages() * 4
+	var b strings.Builder
+	for _, f := range []struct {
+		name string
+		kb   uint64
+	}{
+		{"MemTotal", total}, {"MemFree", free}, {"MemAvailable", free}, {"Buffers", 0}, {"Cached", 0},
+		{"SwapCached", 0}, {"Active", total - free}, {"Inactive", 0}, {"Active(anon)", total - free},
+		{"Inactive(anon)", 0}, {"Active(file)", 0}, {"Inactive(file)", 0}, {"Unevictable", 0}, {"Mlocked", 0},
+		{"SwapTotal", 0}, {"SwapFree", 0}, {"Dirty", 0}, {"Writeback", 0}, {"AnonPages", total - free},
+		{"Mapped", 0}, {"Shmem", 0}, {"KReclaimable", 0}, {"Slab", 0}, {"SReclaimable", 0}, {"SUnreclaim", 0},
+		{"KernelStack", 0}, {"PageTables", 0}, {"CommitLimit", total}, {"Committed_AS", total - free},
+		{"VmallocTotal", 34359738367}, {"VmallocUsed", 0}, {"VmallocChunk", 0},
+		{"HugePages_Total", 0}, {"HugePages_Free", 0}, {"Hugepagesize", 2048},
+	} {
+		if strings.HasPrefix(f.name, "HugePages_") {
+			fmt.Fprintf(&b, "%-16s%8d\n", f.name+":", f.kb)
+			continue
+		}
+		fmt.Fprintf(&b, "%-16s%8d kB\n", f.name+":", f.kb)
+	}
+	return []byte(b.String()), nil
 }

@@ -26,7 +26,7 @@ func (f *File) lowerFD(rel string) (int, error) {
 	f.hostMu.Lock()
 	defer f.hostMu.Unlock()
 	if f.hostFD < 0 {
-		fd, err := f.v.hostOpenReg(rel)
+		fd, err := f.in.fs.hostOpenReg(rel)
 		if err != nil {
 			return -1, err
 		}
@@ -70,7 +70,13 @@ func (f *File) preadAt(dst []byte, off int64) (int, error) {
 // it up first; it returns the offset just past the written bytes.
 func (f *File) pwriteAt(src []byte, off int64, appending bool) (int, int64, error) {
 	if f.kind == fkGen {
-		return 0, off, unix.EACCES
+		if f.in.write == nil {
+			return 0, off, unix.EACCES
+		}
+		if err := f.in.write(nil, src); err != nil {
+			return 0, off, err
+		}
+		return len(src), off + int64(len(src)), nil
 	}
 	v := f.v
 	v.mu.Lock()
@@ -101,6 +107,9 @@ func (f *File) pwriteAt(src []byte, off int64, appending bool) (int, int64, erro
 		}
 	}
 	copy(in.data[off:], src)
+	if s := storeOf(in); s != nil {
+		s.write(in, off, len(src))
+	}
 	in.invalidateCache(uint64(off), uint64(len(src)))
 	in.touchMC()
 	if in.mode&(unix.S_ISUID|unix.S_ISGID) != 0 && in.mode&unix.S_IXGRP != 0 {
@@ -125,7 +134,7 @@ func (m *regMappable) ReadAt(p []byte, off int64) (int, error) {
 	if in.hostPath != "" {
 		in.hostMu.Lock()
 		if in.hostFD < 0 {
-			fd, err := m.v.hostOpenReg(in.hostPath)
+			fd, err := in.fs.hostOpenReg(in.hostPath)
 			if err != nil {
 				in.hostMu.Unlock()
 				return 0, err

@@ -28,6 +28,9 @@ func (v *VFS) Unlink(c *Ctx, start Path, name string) error {
 		return err
 	}
 	in := victim.d.inode
+	if s := storeOf(in); s != nil {
+		s.remove(dir.d, last, false, lowerHas(dir.d, last))
+	}
 	v.removeChild(dir.d, last)
 	if in.nlink > 0 {
 		in.nlink--
@@ -74,6 +77,9 @@ func (v *VFS) Rmdir(c *Ctx, start Path, name string) error {
 	}
 	if len(ents) > 0 {
 		return unix.ENOTEMPTY
+	}
+	if s := storeOf(victim.d.inode); s != nil {
+		s.remove(dir.d, last, true, lowerHas(dir.d, last))
 	}
 	v.removeChild(dir.d, last)
 	victim.d.inode.nlink = 0

@@ -93,10 +93,21 @@ func (v *VFS) Rename(c *Ctx, oldStart Path, oldName string, newStart Path, newNa
 	if exchange && nw.d.inode.isDir() && v.isAncestor(nw, odir) {
 		return unix.EINVAL
 	}
+	s := storeOf(oin)
+	if s != nil {
+		op := "rename"
+		if exchange {
+			op = "exchange"
+		}
+		if err := s.check(op, oin); err != nil {
+			return err
+		}
+	}
 	if exchange {
 		v.exchange(odir, olast, old.d, ndir, nlast, nw.d)
 		return nil
 	}
+	oldRel, oldLower := relOf(old.d), s != nil && lowerHas(odir.d, olast)
 	if exists {
 		nin := nw.d.inode
 		switch {
@@ -131,6 +142,9 @@ func (v *VFS) Rename(c *Ctx, oldStart Path, oldName string, newStart Path, newNa
 	oin.ctime = now()
 	odir.d.inode.touchMC()
 	ndir.d.inode.touchMC()
+	if s != nil {
+		s.rename(oldRel, oldLower, oin)
+	}
 	return nil
 }
 

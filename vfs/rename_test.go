@@ -10,33 +10,33 @@ import (
 
 func TestRename(t *testing.T) {
 	v, c, _ := setup(t, nil)
-	writeFile(t, v, c, "/tmp/a", "A")
-	writeFile(t, v, c, "/tmp/b", "B")
-	wantErr(t, "noreplace", v.Rename(c, Path{}, "/tmp/a", Path{}, "/tmp/b", RenameNoReplace), unix.EEXIST)
-	wantErr(t, "exchange", v.Rename(c, Path{}, "/tmp/a", Path{}, "/tmp/b", RenameExchange), nil)
-	if readAll(t, v, c, "/tmp/a") != "B" || readAll(t, v, c, "/tmp/b") != "A" {
+	writeFile(t, v, c, "/etc/a", "A")
+	writeFile(t, v, c, "/etc/b", "B")
+	wantErr(t, "noreplace", v.Rename(c, Path{}, "/etc/a", Path{}, "/etc/b", RenameNoReplace), unix.EEXIST)
+	wantErr(t, "exchange", v.Rename(c, Path{}, "/etc/a", Path{}, "/etc/b", RenameExchange), nil)
+	if readAll(t, v, c, "/etc/a") != "B" || readAll(t, v, c, "/etc/b") != "A" {
 		t.Fatal("exchange did not swap")
 	}
-	wantErr(t, "exchange missing", v.Rename(c, Path{}, "/tmp/a", Path{}, "/tmp/zz", RenameExchange), unix.ENOENT)
-	wantErr(t, "both flags", v.Rename(c, Path{}, "/tmp/a", Path{}, "/tmp/b", RenameExchange|RenameNoReplace), unix.EINVAL)
-	wantErr(t, "replace", v.Rename(c, Path{}, "/tmp/a", Path{}, "/tmp/b", 0), nil)
-	if readAll(t, v, c, "/tmp/b") != "B" {
+	wantErr(t, "exchange missing", v.Rename(c, Path{}, "/etc/a", Path{}, "/etc/zz", RenameExchange), unix.ENOENT)
+	wantErr(t, "both flags", v.Rename(c, Path{}, "/etc/a", Path{}, "/etc/b", RenameExchange|RenameNoReplace), unix.EINVAL)
+	wantErr(t, "replace", v.Rename(c, Path{}, "/etc/a", Path{}, "/etc/b", 0), nil)
+	if readAll(t, v, c, "/etc/b") != "B" {
 		t.Fatal("replace")
 	}
-	_, err := v.Stat(c, Path{}, "/tmp/a", false)
+	_, err := v.Stat(c, Path{}, "/etc/a", false)
 	wantErr(t, "old gone", err, unix.ENOENT)
 	wantErr(t, "into own subdir", v.Rename(c, Path{}, "/dir", Path{}, "/dir/sub/x", 0), unix.EINVAL)
-	wantErr(t, "dir over file", v.Rename(c, Path{}, "/dir", Path{}, "/tmp/b", 0), unix.ENOTDIR)
-	wantErr(t, "file over dir", v.Rename(c, Path{}, "/tmp/b", Path{}, "/dir", 0), unix.EISDIR)
+	wantErr(t, "dir over file", v.Rename(c, Path{}, "/dir", Path{}, "/etc/b", 0), unix.ENOTDIR)
+	wantErr(t, "file over dir", v.Rename(c, Path{}, "/etc/b", Path{}, "/dir", 0), unix.EISDIR)
 	wantErr(t, "dir over nonempty", v.Rename(c, Path{}, "/usr", Path{}, "/dir", 0), unix.ENOTEMPTY)
 	wantErr(t, "dot", v.Rename(c, Path{}, "/dir/.", Path{}, "/x", 0), unix.EBUSY)
 	wantErr(t, "mountpoint", v.Rename(c, Path{}, "/proc", Path{}, "/x", 0), unix.EBUSY)
-	wantErr(t, "cross mount", v.Rename(c, Path{}, "/tmp/b", Path{}, "/dev/b", 0), unix.EXDEV)
-	wantErr(t, "file trailing slash", v.Rename(c, Path{}, "/tmp/b/", Path{}, "/tmp/c", 0), unix.ENOTDIR)
+	wantErr(t, "cross mount", v.Rename(c, Path{}, "/etc/b", Path{}, "/dev/b", 0), unix.EXDEV)
+	wantErr(t, "file trailing slash", v.Rename(c, Path{}, "/etc/b/", Path{}, "/etc/c", 0), unix.ENOTDIR)
 	// Moving a lower dir keeps its lower content and hides the old name.
 	before, _ := v.Stat(c, Path{}, "/", false)
-	wantErr(t, "move dir", v.Rename(c, Path{}, "/dir", Path{}, "/tmp/moved", 0), nil)
-	if readAll(t, v, c, "/tmp/moved/sub/inner") != "in" {
+	wantErr(t, "move dir", v.Rename(c, Path{}, "/dir", Path{}, "/etc/moved", 0), nil)
+	if readAll(t, v, c, "/etc/moved/sub/inner") != "in" {
 		t.Fatal("moved dir content")
 	}
 	after, _ := v.Stat(c, Path{}, "/", false)

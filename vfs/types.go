@@ -77,6 +77,21 @@ type ProcTask interface {
 	Status() []byte
 }
 
+// ProcTaskDetail may also be implemented by a ProcTask: the files of
+// /proc/PID that need more of the sentry (fs/proc/base.c, array.c).
+type ProcTaskDetail interface {
+	// Limits is the content of /proc/PID/limits.
+	Limits() []byte
+	// Statm is the content of /proc/PID/statm.
+	Statm() []byte
+	// FDInfo is the content of /proc/PID/fdinfo/N.
+	FDInfo(fd int) ([]byte, bool)
+	// OOMScoreAdj is the value of /proc/PID/oom_score_adj.
+	OOMScoreAdj() int
+	// SetOOMScoreAdj stores a value written to /proc/PID/oom_score_adj.
+	SetOOMScoreAdj(v int) error
+}
+
 // ProcFDOpener may also be implemented by a ProcTask: opening /proc/PID/fd/N
 // whose link text is not an absolute path (a pipe, a host file) then returns
 // a new reference to that open file, as Linux's proc_fd_link magic link does.
@@ -104,6 +119,31 @@ type Options struct {
 	// Pool, when set, backs a page cache per regular file, so private
 	// mappings of one file (every exec of a binary) share its pages.
 	Pool *mm.Pool
+	// Overlay says where writes to the root go (default OverlayMemory).
+	Overlay OverlayMode
+	// UpperDir is the host directory keeping the writes of OverlayDir.
+	UpperDir string
+	// Mounts are host directories bind-mounted into the guest, in order.
+	Mounts []BindMount
+}
+
+// OverlayMode selects where writes to the root filesystem go.
+type OverlayMode int
+
+const (
+	// OverlayMemory keeps writes in memory; they vanish at exit.
+	OverlayMemory OverlayMode = iota
+	// OverlayDir keeps writes in Options.UpperDir, seen by later runs.
+	OverlayDir
+	// OverlayNone writes straight into the rootfs directory.
+	OverlayNone
+)
+
+// BindMount is one --mount HOST:GUEST[:ro].
+type BindMount struct {
+	Source   string // host directory
+	Target   string // absolute guest path (created in memory if missing)
+	ReadOnly bool
 }
 
 // Ctx is the caller's view for a path operation.

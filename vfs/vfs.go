@@ -11,7 +11,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// VFS is the guest's file tree: the overlay root with devfs and procfs mounted.
+// VFS is the guest's file tree: the overlay root with devfs, procfs, sysfs
+// and tmpfs mounted, and any bind mounts.
 type VFS struct {
 	mu       sync.RWMutex // the tree lock; see the package doc's lock order
 	rootDir  string
@@ -19,11 +20,13 @@ type VFS struct {
 	proc     ProcSource
 	hostname string
 	boot     time.Time
+	bootID   string
 	pool     *mm.Pool // page-cache memory (nil: no page cache)
 
-	rootMnt *mount
-	mounts  map[mountKey]*mount // mounted-on dentries
-	mntList []*mount            // in mount order, for /proc/mounts
+	rootMnt   *mount
+	mounts    map[mountKey]*mount // mounted-on dentries
+	mntList   []*mount            // in mount order, for /proc/mounts
+	nextMntID int
 }
 
 type mountKey struct {
@@ -48,36 +51,147 @@ func New(o Options) (*VFS, error) {
 		return nil, fmt.Errorf("vfs: open rootfs %q: %w", o.RootDir, err)
 	}
 	v := &VFS{rootDir: o.RootDir, rootFD: fd, proc: o.Proc, hostname: o.Hostname, pool: o.Pool,
-		boot: time.Now(), mounts: map[mountKey]*mount{}}
+		boot: time.Now(), bootID: newUUID(), mounts: map[mountKey]*mount{}, nextMntID: 20}
 	if v.hostname == "" {
 		v.hostname = "localhost"
 	}
-	ofs := &filesystem{kind: fsOverlay, dev: overlayDev, name: "overlay"}
+	ofs := &filesystem{kind: fsOverlay, dev: overlayDev, name: "overlay", magic: overlayfsMagic, hostFD: fd}
+	if st.Uid != 0 {
+		// Extracted without root: what the tarball made root's is the
+		// extracting user's on the host; show it as root's again.
+		ofs.mapOwner, ofs.hostUID, ofs.hostGID = true, st.Uid, st.Gid
+	}
 	rootIn := inodeFromHost(ofs, &st, ".")
 	root := &dentry{name: "/", inode: rootIn}
-	v.rootMnt = &mount{fs: ofs, root: root, point: "/"}
+	rootIn.d = root
+	v.nextMntID++
+	v.rootMnt = &mount{id: v.nextMntID, fs: ofs, root: root, point: "/", source: "overlay"}
 	v.mntList = append(v.mntList, v.rootMnt)
 
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for _, m := range []struct {
-		name string
-		d    *dentry
-		fs   *filesystem
-	}{
-		{"dev", newDevfs(), nil},
-		{"proc", v.newProcfs(), nil},
-	} {
-		mp, err := v.ensureMountpoint(root, m.name)
+	fail := func(err error) (*VFS, error) {
+		unix.Close(fd)
+		return nil, err
+	}
+	switch o.Overlay {
+	case OverlayNone:
+		ofs.store = &hostStore{fs: ofs}
+	case OverlayDir:
+		us, err := openUpperStore(o.UpperDir, ofs)
 		if err != nil {
-			unix.Close(fd)
-			return nil, fmt.Errorf("vfs: mountpoint /%s: %w", m.name, err)
+			return fail(err)
 		}
-		mnt := &mount{fs: m.d.inode.fs, root: m.d, parent: v.rootMnt, mountpoint: mp, point: "/" + m.name}
-		v.mounts[mountKey{v.rootMnt, mp}] = mnt
-		v.mntList = append(v.mntList, mnt)
+		ofs.store = us
+		if err := v.loadUpper(us); err != nil {
+			return fail(fmt.Errorf("vfs: overlay %s: %w", o.UpperDir, err))
+		}
+	}
+	for _, m := range []struct {
+		path   string
+		d      *dentry
+		flags  uint64
+		source string
+		opts   string
+	}{
+		{"/proc", v.newProcfs(), mntNoSuid | mntNoDev | mntNoExec, "proc", ""},
+		{"/dev", newDevfs(), mntNoSuid, "devtmpfs", "mode=755"},
+		{"/dev/pts", newDevpts(), mntNoSuid | mntNoExec, "devpts", "gid=5,mode=620,ptmxmode=666"},
+		{"/dev/shm", newTmpfs(0o1777, 0, 0, 0), mntNoSuid | mntNoDev, "shm", ""},
+		{"/sys", v.newSysfs(), mntReadOnly | mntNoSuid | mntNoDev | mntNoExec, "sysfs", ""},
+		{"/tmp", newTmpfs(0o1777, 0, 0, 0), mntNoSuid | mntNoDev, "tmpfs", ""},
+		{"/run", newTmpfs(0o755, 0, 0, 0), mntNoSuid | mntNoDev, "tmpfs", "mode=755"},
+	} {
+		mp, err := v.ensureMountpointPath(m.path)
+		if err != nil {
+			return fail(fmt.Errorf("vfs: mountpoint %s: %w", m.path, err))
+		}
+		v.attach(mp, m.d, m.flags, m.source, m.opts)
+	}
+	for _, b := range o.Mounts {
+		if err := v.bindMount(b); err != nil {
+			return fail(err)
+		}
 	}
 	return v, nil
+}
+
+// bindMount mounts the host directory b.Source on b.Target (mount --bind);
+// a read-write bind mount writes through to the host directory.
+func (v *VFS) bindMount(b BindMount) error {
+	var st unix.Stat_t
+	if err := unix.Stat(b.Source, &st); err != nil {
+		return fmt.Errorf("vfs: mount %s: %w", b.Source, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("vfs: mount %s: not a directory", b.Source)
+	}
+	if !strings.HasPrefix(b.Target, "/") {
+		return fmt.Errorf("vfs: mount target %s: not an absolute path", b.Target)
+	}
+	hfd, err := unix.Open(b.Source, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("vfs: mount %s: %w", b.Source, err)
+	}
+	fs := &filesystem{kind: fsBind, dev: newAnonDev(), name: "bind", magic: ext4Magic, hostFD: hfd}
+	if !b.ReadOnly {
+		fs.store = &hostStore{fs: fs}
+	}
+	root := &dentry{name: "/", inode: inodeFromHost(fs, &st, ".")}
+	root.inode.d = root
+	mp, err := v.ensureMountpointPath(b.Target)
+	if err != nil {
+		unix.Close(hfd)
+		return fmt.Errorf("vfs: mountpoint %s: %w", b.Target, err)
+	}
+	var flags uint64
+	if b.ReadOnly {
+		flags = mntReadOnly
+	}
+	fs.name = fsTypeName(b.Source)
+	v.attach(mp, root, flags, "none", "")
+	return nil
+}
+
+// fsTypeName is the host filesystem type of dir for /proc/mounts, or "none".
+func fsTypeName(dir string) string {
+	var s unix.Statfs_t
+	if unix.Statfs(dir, &s) != nil {
+		return "none"
+	}
+	switch s.Type {
+	case tmpfsMagic:
+		return "tmpfs"
+	case ext4Magic:
+		return "ext4"
+	case overlayfsMagic:
+		return "overlay"
+	case 0x58465342:
+		return "xfs"
+	case 0x9123683e:
+		return "btrfs"
+	}
+	return "none"
+}
+
+// ensureMountpointPath walks the absolute guest path p from the root with
+// root's rights, creating missing directories in memory, and returns it.
+func (v *VFS) ensureMountpointPath(p string) (Path, error) {
+	comps, _, err := splitPath(p)
+	if err != nil {
+		return Path{}, err
+	}
+	w := &walker{v: v, c: &Ctx{}}
+	cur := v.Root()
+	for _, name := range comps {
+		cur = w.cross(cur)
+		d, err := v.ensureMountpoint(cur.d, name)
+		if err != nil {
+			return Path{}, err
+		}
+		cur = Path{cur.mnt, d}
+	}
+	return w.cross(cur), nil
 }
 
 // ensureMountpoint returns the directory root/name, creating it in memory
@@ -95,6 +209,7 @@ func (v *VFS) ensureMountpoint(root *dentry, name string) (*dentry, error) {
 	}
 	in := newMemInode(root.inode.fs, unix.S_IFDIR|0o755, &Creds{})
 	d = &dentry{name: name, parent: root, inode: in}
+	in.d = d
 	root.inode.children[name] = d
 	root.inode.nlink++
 	return d, nil
@@ -114,7 +229,14 @@ func (v *VFS) Root() Path { return Path{v.rootMnt, v.rootMnt.root} }
 
 // inodeFromHost makes an inode from a lower-layer lstat.
 func inodeFromHost(fs *filesystem, st *unix.Stat_t, rel string) *inode {
-	in := &inode{fs: fs, ino: st.Ino, mode: st.Mode, uid: st.Uid, gid: st.Gid,
+	uid, gid := st.Uid, st.Gid
+	if fs.mapOwner && uid == fs.hostUID {
+		uid = 0
+	}
+	if fs.mapOwner && gid == fs.hostGID {
+		gid = 0
+	}
+	in := &inode{fs: fs, ino: st.Ino, mode: st.Mode, uid: uid, gid: gid,
 		nlink: uint64(st.Nlink), rdev: st.Rdev, size: st.Size, blocks: st.Blocks,
 		atime: st.Atim, mtime: st.Mtim, ctime: st.Ctim, hostFD: -1}
 	switch st.Mode & unix.S_IFMT {
@@ -160,7 +282,7 @@ func (v *VFS) lookupChild(c *Ctx, d *dentry, name string) (*dentry, error) {
 		return nil, unix.ENOENT
 	}
 	rel := hostChild(in.hostPath, name)
-	st, err := v.hostLstat(rel)
+	st, err := in.fs.hostLstat(rel)
 	if err != nil {
 		if err == unix.ENOTDIR || err == unix.ENOENT || err == unix.ELOOP || err == unix.EXDEV {
 			return nil, unix.ENOENT
@@ -169,13 +291,14 @@ func (v *VFS) lookupChild(c *Ctx, d *dentry, name string) (*dentry, error) {
 	}
 	cin := inodeFromHost(in.fs, &st, rel)
 	if cin.isSymlink() {
-		t, err := v.hostReadlink(rel)
+		t, err := in.fs.hostReadlink(rel)
 		if err != nil {
 			return nil, err
 		}
 		cin.target = t
 	}
 	ch := &dentry{name: name, parent: d, inode: cin}
+	cin.d = ch
 	in.children[name] = ch
 	return ch, nil
 }
@@ -200,6 +323,7 @@ func (v *VFS) removeChild(d *dentry, name string) {
 func (v *VFS) addChild(d *dentry, name string, ch *dentry) {
 	ch.name, ch.parent, ch.dead = name, d, false
 	d.inode.children[name] = ch
+	ch.inode.d = ch
 }
 
 // mountAt returns the mount covering p, if any.
@@ -274,29 +398,4 @@ func (v *VFS) pathLocked(c *Ctx, p Path) string {
 		s += " (deleted)"
 	}
 	return s
-}
-
-// Statfs reports the filesystem holding p (statfs(2)).
-func (v *VFS) Statfs(c *Ctx, p Path) (unix.Statfs_t, error) {
-	if !p.Valid() {
-		return unix.Statfs_t{}, unix.EBADF
-	}
-	var s unix.Statfs_t
-	s.Bsize, s.Frsize, s.Namelen = 4096, 4096, 255
-	s.Fsid.Val[0] = int32(p.mnt.fs.dev)
-	switch p.mnt.fs.kind {
-	case fsOverlay:
-		s.Type = 0x794c7630 // OVERLAYFS_SUPER_MAGIC
-		s.Blocks, s.Bfree, s.Bavail = 1<<21, 1<<20, 1<<20
-		s.Files, s.Ffree = 1<<20, 1<<19
-	case fsDev:
-		s.Type = 0x01021994 // TMPFS_MAGIC
-		s.Blocks, s.Bfree, s.Bavail = 1<<16, 1<<16, 1<<16
-		s.Files, s.Ffree = 1<<16, 1<<16
-		s.Flags = unix.ST_NOSUID
-	case fsProc:
-		s.Type = 0x9fa0 // PROC_SUPER_MAGIC
-		s.Flags = unix.ST_NOSUID | unix.ST_NODEV | unix.ST_NOEXEC
-	}
-	return s, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"kvsentry/platform"
 	"kvsentry/sentry"
+	"kvsentry/vfs"
 )
 
 // Exit statuses of "kvsentry run" for failures that are not the guest's, as
@@ -38,6 +39,11 @@ Flags:
   -e K=V             set guest environment variable K (repeatable);
                      -e K copies K from the host environment
   -w DIR             working directory of PROG (default /)
+  --overlay MODE     where writes to the rootfs go: memory (default; lost
+                     at exit), DIR (kept in host directory DIR for later
+                     runs), none (written into the rootfs itself)
+  --mount HOST:GUEST[:ro]
+                     bind-mount host directory HOST at GUEST (repeatable)
 
 Exit status: PROG's status (128+N if killed by signal N); 125 if kvsentry
 itself failed, 126 if PROG cannot be executed, 127 if it was not found.
@@ -52,6 +58,47 @@ type runOptions struct {
 	Env      []string
 	Cwd      string
 	Argv     []string
+	Net      networkOptions
+	Overlay  string
+	Mounts   []vfs.BindMount
+}
+
+// mountFlag collects repeated --mount HOST:GUEST[:ro] flags.
+type mountFlag struct{ mounts *[]vfs.BindMount }
+
+// String implements flag.Value.
+func (m mountFlag) String() string {
+	if m.mounts == nil {
+		return ""
+	}
+	var s []string
+	for _, b := range *m.mounts {
+		s = append(s, b.Source+":"+b.Target)
+	}
+	return strings.Join(s, ",")
+}
+
+// Set implements flag.Value: HOST and GUEST are absolute, GUEST is not "/".
+func (m mountFlag) Set(s string) error {
+	parts := strings.Split(s, ":")
+	b := vfs.BindMount{}
+	switch {
+	case len(parts) == 3 && (parts[2] == "ro" || parts[2] == "rw"):
+		b.ReadOnly = parts[2] == "ro"
+	case len(parts) != 2:
+		return fmt.Errorf("--mount %q: want HOST:GUEST[:ro]", s)
+	}
+	b.Source, b.Target = parts[0], filepath.Clean(parts[1])
+	if b.Source == "" || !strings.HasPrefix(parts[1], "/") || b.Target == "/" {
+		return fmt.Errorf("--mount %q: HOST must be given and GUEST must be an absolute path other than /", s)
+	}
+	abs, err := filepath.Abs(b.Source)
+	if err != nil {
+		return fmt.Errorf("--mount %q: %w", s, err)
+	}
+	b.Source = abs
+	*m.mounts = append(*m.mounts, b)
+	return nil
 }
 
 // envFlag collects repeated -e flags; -e K takes K's value from lookup.
@@ -104,6 +151,9 @@ func parseRunArgs(args []string, lookupEnv func(string) (string, bool)) (*runOpt
 	fs.StringVar(&o.DebugLog, "debug-log", "", "")
 	fs.Var(envFlag{env: &o.Env, lookup: lookupEnv}, "e", "")
 	fs.StringVar(&o.Cwd, "w", "/", "")
+	addNetworkFlags(fs, &o.Net)
+	fs.StringVar(&o.Overlay, "overlay", "memory", "")
+	fs.Var(mountFlag{mounts: &o.Mounts}, "mount", "")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -119,6 +169,15 @@ func parseRunArgs(args []string, lookupEnv func(string) (string, bool)) (*runOpt
 		return nil, fmt.Errorf("-w %s: the working directory must be an absolute path", o.Cwd)
 	case o.Platform == "":
 		return nil, errors.New("--platform NAME is empty")
+	case o.Overlay == "":
+		return nil, errors.New("--overlay MODE is empty (memory, none or a directory)")
+	}
+	if o.Overlay != "memory" && o.Overlay != "none" {
+		abs, err := filepath.Abs(o.Overlay)
+		if err != nil {
+			return nil, fmt.Errorf("--overlay %s: %w", o.Overlay, err)
+		}
+		o.Overlay = abs
 	}
 	return o, nil
 }
@@ -128,7 +187,7 @@ func parseRunArgs(args []string, lookupEnv func(string) (string, bool)) (*runOpt
 func runMain(args []string, stdout, stderr io.Writer) int {
 	o, err := parseRunArgs(args, os.LookupEnv)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, runUsage)
+		fmt.Fprint(stdout, runUsage+"\nNetwork flags:\n"+networkUsage)
 		return 0
 	}
 	if err != nil {
@@ -136,6 +195,10 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return exitKvsentry
 	}
 	if err := checkRootfs(o); err != nil {
+		fmt.Fprintf(stderr, "kvsentry: %v\n", err)
+		return exitKvsentry
+	}
+	if err := checkMounts(o); err != nil {
 		fmt.Fprintf(stderr, "kvsentry: %v\n", err)
 		return exitKvsentry
 	}
@@ -163,6 +226,11 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		Stdin:     os.Stdin,
 		Stdout:    os.Stdout,
 		Stderr:    os.Stderr,
+		Network:   o.Net.Mode,
+		DNS:       o.Net.DNS,
+		Hostname:  o.Net.Hostname,
+		Overlay:   o.Overlay,
+		Mounts:    o.Mounts,
 	})
 	code, msg := exitStatus(o.Argv[0], status, err)
 	if msg != "" {
@@ -190,6 +258,26 @@ func checkRootfs(o *runOptions) error {
 		return fmt.Errorf("rootfs %s: not a directory", o.Rootfs)
 	}
 	o.Rootfs = abs
+	return nil
+}
+
+// checkMounts checks that every --mount source is a directory and that an
+// --overlay DIR is not inside the rootfs (the rootfs must stay unmodified).
+func checkMounts(o *runOptions) error {
+	for _, b := range o.Mounts {
+		fi, err := os.Stat(b.Source)
+		if err != nil {
+			return fmt.Errorf("--mount %s: %w", b.Source, errors.Unwrap(err))
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("--mount %s: not a directory", b.Source)
+		}
+	}
+	if o.Overlay != "memory" && o.Overlay != "none" {
+		if rel, err := filepath.Rel(o.Rootfs, o.Overlay); err == nil && !strings.HasPrefix(rel, "..") {
+			return fmt.Errorf("--overlay %s: inside the rootfs %s", o.Overlay, o.Rootfs)
+		}
+	}
 	return nil
 }
 

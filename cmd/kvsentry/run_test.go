@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"kvsentry/sentry"
+	"kvsentry/vfs"
 )
 
 // hostEnv is a fake host environment for -e K.
@@ -168,5 +169,47 @@ func TestSetupLogging(t *testing.T) {
 	}
 	if _, err := setupLogging("/nonexistent/dir/log", &stderr); err == nil {
 		t.Error("setupLogging into a missing directory succeeded")
+	}
+}
+
+func TestParseRunArgsOverlayMount(t *testing.T) {
+	o, err := parseRunArgs([]string{"--rootfs", "R", "sh"}, hostEnv)
+	if err != nil || o.Overlay != "memory" || len(o.Mounts) != 0 {
+		t.Fatalf("defaults: %+v %v", o, err)
+	}
+	o, err = parseRunArgs([]string{"--rootfs", "R", "--overlay", "none", "--mount", "/h:/g", "--mount", "/a/b:/c/d/:ro", "sh"}, hostEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Overlay != "none" || len(o.Mounts) != 2 || o.Mounts[0].Source != "/h" || o.Mounts[0].Target != "/g" || o.Mounts[0].ReadOnly ||
+		o.Mounts[1].Target != "/c/d" || !o.Mounts[1].ReadOnly {
+		t.Fatalf("parsed %+v", o)
+	}
+	o, err = parseRunArgs([]string{"--rootfs", "R", "--overlay", "rel/dir", "sh"}, hostEnv)
+	if err != nil || !filepath.IsAbs(o.Overlay) || !strings.HasSuffix(o.Overlay, "/rel/dir") {
+		t.Fatalf("overlay dir: %+v %v", o, err)
+	}
+	for _, bad := range [][]string{
+		{"--mount", "/h", "sh"}, {"--mount", "/h:rel", "sh"}, {"--mount", "/h:/", "sh"},
+		{"--mount", "/h:/g:rx", "sh"}, {"--mount", ":/g", "sh"}, {"--overlay", "", "sh"},
+	} {
+		if _, err := parseRunArgs(append([]string{"--rootfs", "R"}, bad...), hostEnv); err == nil {
+			t.Errorf("%q: accepted", bad)
+		}
+	}
+}
+
+func TestCheckMounts(t *testing.T) {
+	root := t.TempDir()
+	if err := checkMounts(&runOptions{Rootfs: root, Overlay: filepath.Join(root, "ov")}); err == nil {
+		t.Error("overlay inside the rootfs accepted")
+	}
+	o := &runOptions{Rootfs: root, Overlay: "memory", Mounts: []vfs.BindMount{{Source: filepath.Join(root, "nope"), Target: "/x"}}}
+	if err := checkMounts(o); err == nil {
+		t.Error("missing mount source accepted")
+	}
+	o.Mounts[0].Source = root
+	if err := checkMounts(o); err != nil {
+		t.Error(err)
 	}
 }

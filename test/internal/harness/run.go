@@ -99,13 +99,18 @@ func SandboxCmd(bin, rootfs string, env []string, argv ...string) *exec.Cmd {
 }
 
 // NativeCmd builds the native twin of a sandbox run: in a private mount namespace
-// (so nothing leaks onto the host), mount proc at ROOTFS/proc, then chroot(8) into
+// (so nothing leaks onto the host), mount proc at ROOTFS/proc and tmpfs at
+// ROOTFS/tmp and ROOTFS/run, then chroot(8) into
 // ROOTFS (cwd /) and exec ARGV with exactly CleanEnv, as uid 0, gid 0 and the
 // supplementary groups {0}.
 func NativeCmd(rootfs string, argv ...string) *exec.Cmd {
 	// The host shell exports PWD and reorders its environment, so the guest's
 	// environment is set by env -i, after the shell, in CleanEnv's order.
-	script := shellQuote(hostTool("mount")) + ` -t proc proc "$0/proc" && exec ` + shellQuote(hostTool("env")) + ` -i ` + shellQuote(CleanEnv...) + " " + shellQuote(hostTool("chroot")) + ` "$0" "$@"`
+	// /tmp and /run are tmpfs in the sandbox, so they are here too.
+	mount := shellQuote(hostTool("mount"))
+	script := mount + ` -t proc proc "$0/proc" && ` +
+		mount + ` -t tmpfs -o nosuid,nodev tmpfs "$0/tmp" && ` +
+		mount + ` -t tmpfs -o nosuid,nodev,mode=755 tmpfs "$0/run" && exec ` + shellQuote(hostTool("env")) + ` -i ` + shellQuote(CleanEnv...) + " " + shellQuote(hostTool("chroot")) + ` "$0" "$@"`
 	args := append([]string{"-c", script, rootfs}, argv...)
 	cmd := exec.Command("/bin/sh", args...)
 	cmd.Env = append([]string(nil), CleanEnv...)

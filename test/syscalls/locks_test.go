@@ -1,0 +1,21 @@
+package syscalls
+
+import (
+	"testing"
+
+	"kvsentry/test/internal/harness"
+)
+
+// TestLocks compares locks.c: flock exclusion across processes, fcntl record
+// locks (F_GETLK owner pid, blocking F_SETLKW, split ranges, release on
+// close of any fd), OFD locks, and argument errors.
+func TestLocks(t *testing.T) {
+	harness.RequireRoot(t)
+	prog := harness.BuildAndInstallC(t, "locks.c", "locks", true)
+	differential(t, []string{prog}, 0,
+		"child flock EX|NB: -1 Resource temporarily unavailable\n",
+		"child getlk: type=W start=0 len=8 pid-is-parent=1\n",
+		"child setlk R 2..4: -1 busy\n", "child setlkw W 0..4 after unlock: 0\n",
+		"piece 4: free\npiece 8: locked\n", "after close of another fd, child setlk W: 0\n",
+		"OFD lock b (same process, other description): -1 busy\n", "OFD getlk pid=-1\n")
+}
