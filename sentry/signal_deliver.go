@@ -123,6 +123,7 @@ func (k *Kernel) queueSignalLocked(tg *ThreadGroup, owner, target *Task, info si
 	(*queue)[sig] = append((*queue)[sig], info)
 	*pending |= signal.Bit(sig)
 	tg.sigMu.Unlock()
+	notifySignalWatchers(tg, sig)
 	if target != nil {
 		target.sigPending.Store(true)
 		target.interruptLocked()
@@ -194,20 +195,40 @@ func (k *Kernel) notifyParentLocked(tg *ThreadGroup, code, status int32) {
 }
 
 // dequeueLocked takes the lowest-numbered deliverable signal, from the
-// thread's own queue first, then the process's (dequeue_signal). Kernel.mu
-// must be held.
+// thread's own queue first, then the process's (dequeue_signal), with the
+// action it is to be delivered with; SA_RESETHAND resets that action
+// (handle_signal). Kernel.mu must be held.
 func (t *Task) dequeueLocked() (signal.Info, signal.Action, bool) {
+	info, ok := t.dequeueMaskLocked(t.sigMask)
+	if !ok {
+		return info, signal.Action{}, false
+	}
 	tg := t.tg
 	tg.sigMu.Lock()
 	defer tg.sigMu.Unlock()
+	sig := int(info.Signo)
+	act := tg.actions[sig-1]
+	if act.Handler > signal.SigIgn && act.Flags&signal.SAResetHand != 0 {
+		tg.actions[sig-1] = signal.Action{}
+	}
+	return info, act, true
+}
+
+// dequeueMaskLocked takes the lowest-numbered pending signal not in
+// blocked, from the thread's own queue first, then the process's
+// (dequeue_signal as rt_sigtimedwait and signalfd call it). Kernel.mu held.
+func (t *Task) dequeueMaskLocked(blocked signal.Set) (signal.Info, bool) {
+	tg := t.tg
+	tg.sigMu.Lock()
 	pending, queue := &t.pending, &t.queue
-	ready := t.pending &^ t.sigMask
+	ready := t.pending &^ blocked
 	if ready == 0 {
 		pending, queue = &tg.pending, &tg.queue
-		ready = tg.pending &^ t.sigMask
+		ready = tg.pending &^ blocked
 	}
 	if ready == 0 {
-		return signal.Info{}, signal.Action{}, false
+		tg.sigMu.Unlock()
+		return signal.Info{}, false
 	}
 	sig := 1
 	for !ready.Has(sig) {
@@ -224,16 +245,15 @@ func (t *Task) dequeueLocked() (signal.Info, signal.Action, bool) {
 	} else {
 		(*queue)[sig] = q
 	}
-	act := tg.actions[sig-1]
-	if act.Handler > signal.SigIgn && act.Flags&signal.SAResetHand != 0 {
-		tg.actions[sig-1] = signal.Action{}
-	}
+	var it *intervalTimer
 	if info.Code == signal.SITimer {
-		if it := tg.timers[info.TimerID]; it != nil {
-			info.Overrun = it.delivered()
-		}
+		it = tg.timers[info.TimerID]
 	}
-	return info, act, true
+	tg.sigMu.Unlock()
+	if it != nil {
+		info.Overrun = it.delivered()
+	}
+	return info, true
 }
 
 // handleSignals runs on the way back to the guest (exit_to_user_mode):

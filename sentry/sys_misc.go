@@ -53,7 +53,7 @@ func sysUname(t *Task, a *sysArgs) (uint64, error) {
 	var host unix.Utsname
 	unix.Uname(&host)
 	utsField(b[0:], "Linux")
-	utsField(b[65:], "kvsentry")
+	utsField(b[65:], t.k.hostname())
 	utsField(b[130:], cString(host.Release[:]))
 	utsField(b[195:], "#1 SMP kvsentry")
 	utsField(b[260:], "x86_64")

@@ -25,6 +25,7 @@ func init() {
 		return 0, t.killTask(int32(a[1]), int32(a[0]), int(a[2]))
 	})
 	register(unix.SYS_RT_SIGQUEUEINFO, "ddp", Partial, "as kill", sysRtSigqueueinfo)
+	register(unix.SYS_RT_TGSIGQUEUEINFO, "dddp", Partial, "as kill", sysRtTgsigqueueinfo)
 	register(unix.SYS_SIGALTSTACK, "pp", Full, "", sysSigaltstack)
 	register(unix.SYS_RT_SIGPENDING, "pd", Full, "", func(t *Task, a *sysArgs) (uint64, error) {
 		if a[1] > 8 {
@@ -264,19 +265,34 @@ func (t *Task) killTask(tid, tgid int32, sig int) error {
 	return nil
 }
 
-// sysRtSigqueueinfo implements rt_sigqueueinfo(2).
-func sysRtSigqueueinfo(t *Task, a *sysArgs) (uint64, error) {
-	pid, sig := int32(a[0]), int(a[1])
-	if !signal.Valid(sig) {
-		return 0, unix.EINVAL
-	}
+// copyInQueueInfo reads the siginfo of rt_sigqueueinfo and
+// rt_tgsigqueueinfo (copy_siginfo_from_user).
+func (t *Task) copyInQueueInfo(addr uint64, sig int) (signal.Info, error) {
 	b := make([]byte, signal.InfoSize)
-	if _, err := t.mm.CopyIn(a[2], b); err != nil {
-		return 0, err
+	if _, err := t.mm.CopyIn(addr, b); err != nil {
+		return signal.Info{}, err
 	}
 	var info signal.Info
 	info.Unmarshal(b)
 	info.Signo = int32(sig)
+	return info, nil
+}
+
+// sysRtSigqueueinfo implements rt_sigqueueinfo(2) (do_rt_sigqueueinfo).
+func sysRtSigqueueinfo(t *Task, a *sysArgs) (uint64, error) {
+	pid, sig := int32(a[0]), int(a[1])
+	info, err := t.copyInQueueInfo(a[2], sig)
+	if err != nil {
+		return 0, err
+	}
+	// Not even root may pretend to be the kernel, kill() or tkill() for
+	// another process.
+	if (info.Code >= 0 || info.Code == signal.SITkill) && pid != t.tid {
+		return 0, unix.EPERM
+	}
+	if sig != 0 && !signal.Valid(sig) {
+		return 0, unix.EINVAL
+	}
 	k := t.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -284,11 +300,40 @@ func sysRtSigqueueinfo(t *Task, a *sysArgs) (uint64, error) {
 	if !ok {
 		return 0, unix.ESRCH
 	}
-	// Only the kernel may send SI_USER/positive codes to another process.
-	if (info.Code >= 0 || info.Code == signal.SITkill) && tg != t.tg {
+	if sig != 0 {
+		k.sendSignalLocked(tg, info)
+	}
+	return 0, nil
+}
+
+// sysRtTgsigqueueinfo implements rt_tgsigqueueinfo(2)
+// (do_rt_tgsigqueueinfo): the signal and its siginfo go to thread tid of
+// process tgid.
+func sysRtTgsigqueueinfo(t *Task, a *sysArgs) (uint64, error) {
+	tgid, tid, sig := int32(a[0]), int32(a[1]), int(a[2])
+	if tid <= 0 || tgid <= 0 {
+		return 0, unix.EINVAL
+	}
+	info, err := t.copyInQueueInfo(a[3], sig)
+	if err != nil {
+		return 0, err
+	}
+	if (info.Code >= 0 || info.Code == signal.SITkill) && tid != t.tid {
 		return 0, unix.EPERM
 	}
-	k.sendSignalLocked(tg, info)
+	if sig != 0 && !signal.Valid(sig) {
+		return 0, unix.EINVAL
+	}
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	target, ok := k.tasks[tid]
+	if !ok || target.tg.pid != tgid {
+		return 0, unix.ESRCH
+	}
+	if sig != 0 {
+		k.sendThreadSignalLocked(target, info)
+	}
 	return 0, nil
 }
 
@@ -351,18 +396,12 @@ func sysRtSigtimedwait(t *Task, a *sysArgs) (uint64, error) {
 		deadline = tm.C
 	}
 	k := t.k
+	arrived, done := sigArrival(t.tg)
+	defer done()
 	for {
 		k.mu.Lock()
-		tg := t.tg
-		tg.sigMu.Lock()
-		ready := (t.pending | tg.pending) & set
-		tg.sigMu.Unlock()
-		if ready != 0 {
-			// Take it as if it were the only unblocked signal.
-			saved := t.sigMask
-			t.sigMask = ^ready
-			info, _, _ := t.dequeueLocked()
-			t.sigMask = saved
+		info, ok := t.dequeueMaskLocked(^set)
+		if ok {
 			k.mu.Unlock()
 			if a[1] != 0 {
 				b := make([]byte, signal.InfoSize)
@@ -382,8 +421,17 @@ func sysRtSigtimedwait(t *Task, a *sysArgs) (uint64, error) {
 		k.mu.Unlock()
 		select {
 		case <-ch:
+		case <-arrived:
+			arrived, done = t.nextArrival(done)
 		case <-deadline:
 			return 0, unix.EAGAIN
 		}
 	}
+}
+
+// nextArrival ends the wait for one signal arrival and begins the next.
+func (t *Task) nextArrival(done func()) (<-chan struct{}, func()) {
+	ch, next := sigArrival(t.tg)
+	done()
+	return ch, next
 }

@@ -27,6 +27,38 @@ const (
 	redZone        = 128
 )
 
+// struct sigcontext field offsets (arch/x86/include/uapi/asm/sigcontext.h):
+// the general registers r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp as
+// gregs 0..15 (musl's REG_R8..REG_RSP), then these.
+const (
+	scRIP     = 128
+	scEflags  = 136
+	scCS      = 144
+	scGS      = 146
+	scFS      = 148
+	scSS      = 150 // __pad0 in the uapi header: ss with UC_SIGCONTEXT_SS
+	scErr     = 152
+	scTrapno  = 160
+	scOldmask = 168
+	scCR2     = 176
+	scFPState = 184
+)
+
+// Layout accessors for tests elsewhere: where, from the frame's start
+// (the pretcode slot), the ucontext, its mcontext and the siginfo lie.
+const (
+	// FrameUContextOff is offsetof(struct rt_sigframe, uc).
+	FrameUContextOff = frameUContext
+	// FrameInfoOff is offsetof(struct rt_sigframe, info).
+	FrameInfoOff = frameInfo
+	// UCMcontextOff is offsetof(struct ucontext, uc_mcontext).
+	UCMcontextOff = ucMcontextOff
+	// UCSigmaskOff is offsetof(struct ucontext, uc_sigmask).
+	UCSigmaskOff = ucSigmaskOff
+	// SigcontextRIPOff is offsetof(struct sigcontext, rip).
+	SigcontextRIPOff = scRIP
+)
+
 // uc_flags bits (arch/x86/include/uapi/asm/ucontext.h).
 const (
 	ucFPXState        = 0x1
@@ -153,13 +185,13 @@ func Build(in FrameInput) (Frame, error) {
 		le.PutUint64(mc[8*i:], v)
 	}
 	// cs, gs, fs, ss as four 16-bit fields.
-	le.PutUint16(mc[144:], uint16(r.Cs))
-	le.PutUint16(mc[150:], uint16(r.Ss))
-	le.PutUint64(mc[152:], in.Fault.Err)
-	le.PutUint64(mc[160:], in.Fault.Trapno)
-	le.PutUint64(mc[168:], uint64(in.Mask))
-	le.PutUint64(mc[176:], in.Fault.Cr2)
-	le.PutUint64(mc[184:], fpAddr)
+	le.PutUint16(mc[scCS:], uint16(r.Cs))
+	le.PutUint16(mc[scSS:], uint16(r.Ss))
+	le.PutUint64(mc[scErr:], in.Fault.Err)
+	le.PutUint64(mc[scTrapno:], in.Fault.Trapno)
+	le.PutUint64(mc[scOldmask:], uint64(in.Mask))
+	le.PutUint64(mc[scCR2:], in.Fault.Cr2)
+	le.PutUint64(mc[scFPState:], fpAddr)
 	le.PutUint64(uc[ucSigmaskOff:], uint64(in.Mask))
 	if in.Act.Flags&SASigInfo != 0 {
 		in.Info.Marshal(data[frameInfo:])
@@ -221,7 +253,7 @@ func Restore(r *platform.Registers, frame []byte) ReturnState {
 	for i, p := range regs {
 		*p = le.Uint64(mc[8*i:])
 	}
-	fl := le.Uint64(mc[136:])
+	fl := le.Uint64(mc[scEflags:])
 	r.Eflags = r.Eflags&^fixEflags | fl&fixEflags
 	r.Cs, r.Ss = 0x33, 0x2b
 	r.Orig_rax = ^uint64(0)
@@ -232,7 +264,7 @@ func Restore(r *platform.Registers, frame []byte) ReturnState {
 			Flags: le.Uint32(uc[ucStackOff+8:]),
 			Size:  le.Uint64(uc[ucStackOff+16:]),
 		},
-		FPAddr: le.Uint64(mc[184:]),
+		FPAddr: le.Uint64(mc[scFPState:]),
 	}
 }
 

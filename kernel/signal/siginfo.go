@@ -26,6 +26,23 @@ const (
 	CLDContinued = 6
 )
 
+// siginfo_t field offsets (include/uapi/asm-generic/siginfo.h on x86-64):
+// the union _sifields starts at 16.
+const (
+	siSignoOff   = 0
+	siErrnoOff   = 4
+	siCodeOff    = 8
+	siPidOff     = 16 // kill, rt, SIGCHLD
+	siUIDOff     = 20
+	siTimerIDOff = 16 // POSIX timers
+	siOverrunOff = 20
+	siValueOff   = 24 // rt and timers: sigval
+	siStatusOff  = 24 // SIGCHLD
+	siUtimeOff   = 32
+	siStimeOff   = 40
+	siAddrOff    = 16 // faults
+)
+
 // Info is a siginfo_t: the fields the sentry produces, laid out by Marshal
 // as Linux's siginfo_layout() places them for the signal and code.
 type Info struct {
@@ -59,40 +76,40 @@ func (i *Info) Marshal(b []byte) {
 	_ = b[InfoSize-1]
 	clear(b[:InfoSize])
 	le := binary.LittleEndian
-	le.PutUint32(b[0:], uint32(i.Signo))
-	le.PutUint32(b[4:], uint32(i.Errno))
-	le.PutUint32(b[8:], uint32(i.Code))
+	le.PutUint32(b[siSignoOff:], uint32(i.Signo))
+	le.PutUint32(b[siErrnoOff:], uint32(i.Errno))
+	le.PutUint32(b[siCodeOff:], uint32(i.Code))
 	switch {
 	case i.Code == SITimer:
-		le.PutUint32(b[16:], uint32(i.TimerID))
-		le.PutUint32(b[20:], uint32(i.Overrun))
-		le.PutUint64(b[24:], i.Value)
+		le.PutUint32(b[siTimerIDOff:], uint32(i.TimerID))
+		le.PutUint32(b[siOverrunOff:], uint32(i.Overrun))
+		le.PutUint64(b[siValueOff:], i.Value)
 	case i.Code <= 0 || i.Code == SIKernel:
 		// kill/tkill/sigqueue layout: pid, uid, value.
-		le.PutUint32(b[16:], uint32(i.Pid))
-		le.PutUint32(b[20:], i.UID)
-		le.PutUint64(b[24:], i.Value)
+		le.PutUint32(b[siPidOff:], uint32(i.Pid))
+		le.PutUint32(b[siUIDOff:], i.UID)
+		le.PutUint64(b[siValueOff:], i.Value)
 	case i.Signo == 17: // SIGCHLD
-		le.PutUint32(b[16:], uint32(i.Pid))
-		le.PutUint32(b[20:], i.UID)
-		le.PutUint32(b[24:], uint32(i.Status))
-		le.PutUint64(b[32:], uint64(i.Utime))
-		le.PutUint64(b[40:], uint64(i.Stime))
+		le.PutUint32(b[siPidOff:], uint32(i.Pid))
+		le.PutUint32(b[siUIDOff:], i.UID)
+		le.PutUint32(b[siStatusOff:], uint32(i.Status))
+		le.PutUint64(b[siUtimeOff:], uint64(i.Utime))
+		le.PutUint64(b[siStimeOff:], uint64(i.Stime))
 	case isFaultSignal(i.Signo):
-		le.PutUint64(b[16:], i.Addr)
+		le.PutUint64(b[siAddrOff:], i.Addr)
 	default:
-		le.PutUint32(b[16:], uint32(i.Pid))
-		le.PutUint32(b[20:], i.UID)
+		le.PutUint32(b[siPidOff:], uint32(i.Pid))
+		le.PutUint32(b[siUIDOff:], i.UID)
 	}
 }
 
 // Unmarshal reads a siginfo_t as rt_sigqueueinfo passes it (sender fields).
 func (i *Info) Unmarshal(b []byte) {
 	le := binary.LittleEndian
-	i.Signo = int32(le.Uint32(b[0:]))
-	i.Errno = int32(le.Uint32(b[4:]))
-	i.Code = int32(le.Uint32(b[8:]))
-	i.Pid = int32(le.Uint32(b[16:]))
-	i.UID = le.Uint32(b[20:])
-	i.Value = le.Uint64(b[24:])
+	i.Signo = int32(le.Uint32(b[siSignoOff:]))
+	i.Errno = int32(le.Uint32(b[siErrnoOff:]))
+	i.Code = int32(le.Uint32(b[siCodeOff:]))
+	i.Pid = int32(le.Uint32(b[siPidOff:]))
+	i.UID = le.Uint32(b[siUIDOff:])
+	i.Value = le.Uint64(b[siValueOff:])
 }

@@ -34,18 +34,31 @@ static pthread_mutex_t *new_robust(void)
 	return m;
 }
 
+static int holding;
+
 static void *die_holding(void *arg)
 {
 	pthread_mutex_lock(arg);
+	__atomic_store_n(&holding, 1, __ATOMIC_SEQ_CST);
 	syscall(SYS_exit, 0); /* the thread dies; the kernel walks its robust list */
 	return NULL;
+}
+
+/* lock5 is pthread_mutex_timedlock with a 5 s deadline, so that a kernel that
+ * never marks the owner dead shows as ETIMEDOUT rather than a hang. */
+static int lock5(pthread_mutex_t *m)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	return pthread_mutex_timedlock(m, &ts);
 }
 
 /* lock_after_death locks m, expecting the previous owner dead, and shows how the
  * mutex recovers: consistent, unlock, lock again. */
 static void lock_after_death(const char *who, pthread_mutex_t *m)
 {
-	int e = pthread_mutex_lock(m);
+	int e = lock5(m);
 	printf("%s: lock: %s\n", who, errname2(e));
 	if (e == EOWNERDEAD) {
 		PTH("  consistent", pthread_mutex_consistent(m));
@@ -55,18 +68,40 @@ static void lock_after_death(const char *who, pthread_mutex_t *m)
 	}
 }
 
+/* wait_one_task waits (at most 5 s) until the process has one thread left. */
+static void wait_one_task(void)
+{
+	int n = -1;
+	for (int i = 0; i < 5000 && (n = count_tasks()) != 1; i++)
+		sleep_ms(1);
+	printf("  threads left=%d\n", n);
+}
+
+/* start_holder starts a thread that locks m and dies, and waits (at most 5 s)
+ * until it holds the lock. */
+static void start_holder(pthread_mutex_t *m)
+{
+	pthread_t th;
+	holding = 0;
+	int e = pthread_create(&th, NULL, die_holding, m);
+	for (int i = 0; e == 0 && i < 5000 && !__atomic_load_n(&holding, __ATOMIC_SEQ_CST); i++)
+		sleep_ms(1);
+	printf("thread: create %s holds the lock=%d\n", errname2(e), holding);
+}
+
 static void thread_owner(void)
 {
 	pthread_mutex_t *m = new_robust();
-	pthread_t th;
-	pthread_create(&th, NULL, die_holding, m);
-	pthread_join(th, NULL);
+	/* The threads exit without musl's pthread_exit, so they cannot be joined:
+	 * the kernel marking the lock is what the main thread waits for. */
+	start_holder(m);
 	lock_after_death("thread died holding a robust mutex", m);
+	wait_one_task();
 
 	/* Not made consistent: unlocking leaves it unrecoverable. */
-	pthread_create(&th, NULL, die_holding, m);
-	pthread_join(th, NULL);
-	PTH("thread died again: lock", pthread_mutex_lock(m));
+	start_holder(m);
+	PTH("thread died again: lock", lock5(m));
+	wait_one_task();
 	PTH("  unlock without consistent", pthread_mutex_unlock(m));
 	PTH("  lock", pthread_mutex_lock(m));
 	PTH("  trylock", pthread_mutex_trylock(m));
