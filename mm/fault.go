@@ -132,6 +132,8 @@ func (m *MM) populate(v *vma, page uint64, mapIt bool) (*pte, error) {
 	var err error
 	if v.shm != nil {
 		ps, err = m.populateShared(v, lo, hi)
+	} else if c := sharedCache(v); c != nil {
+		ps, err = m.populateSharedFile(v, c, page, lo, hi)
 	} else {
 		ps, err = m.populatePrivate(v, page, lo, hi)
 	}
@@ -276,7 +278,7 @@ func mapAroundRange(v *vma, page uint64) (uint64, uint64) {
 // unpopulated pages of a private file area around page, and returns them.
 func (m *MM) cachedAround(v *vma, page uint64) []*pte {
 	cm, ok := v.file.(CachedMappable)
-	if !ok || v.shm != nil {
+	if !ok || v.shm != nil || !v.private {
 		return nil
 	}
 	cache := cm.FileCache()

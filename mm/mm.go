@@ -188,6 +188,7 @@ func (m *MM) dropPages(s, e uint64) {
 
 // unmapLocked removes every area and page in [s, e) (Linux do_vmi_munmap).
 func (m *MM) unmapLocked(s, e uint64) {
+	m.syncShared(s, e)
 	for _, v := range m.vmas.removeRange(s, e) {
 		if v.shm != nil {
 			v.shm.decRef()
@@ -299,6 +300,7 @@ func (m *MM) eagerForkCopy(c *MM) map[*pte]bool {
 func (m *MM) Release() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.syncShared(0, m.maxAddr)
 	m.pages.t.Ascend(func(p *pte) bool {
 		m.pool.DecRef(p.off)
 		return true

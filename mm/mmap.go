@@ -252,6 +252,13 @@ func (m *MM) Mprotect(addr, length uint64, perms platform.AccessType) error {
 				m.unmapPlatform(cur, pe)
 			}
 		}
+		if c := sharedCache(v); c != nil && perms&platform.Write != 0 {
+			// Pages of a shared file area that become writable may be
+			// written from now on.
+			for _, p := range m.pages.inRange(cur, pe) {
+				c.markDirty(v.offsetOf(p.addr) / PageSize)
+			}
+		}
 		v.perms = perms
 		cur = pe
 	}

@@ -9,13 +9,18 @@ import (
 // of the file, copied on write. A file that wants it implements
 // CachedMappable and keeps one FileCache per file identity; it must call
 // Invalidate when the file's contents change and Release when the file goes.
-// Pages already mapped keep their old contents after Invalidate (unlike Linux,
-// where unCOWed private pages see later writes to the file).
+// Writes to the file update cached pages in place (Update), so mappings that
+// have not copied a page see them, as on Linux; Invalidate (truncation) drops
+// pages, which mappings then keep as they were.
 type FileCache struct {
 	pool *Pool
 
 	mu    sync.Mutex
 	pages map[uint64]uint64 // page index -> pool offset (one pool ref each)
+	// dirty holds the pages written through shared mappings and not yet
+	// written back; writeback stores one (see pagecache_shared.go).
+	dirty     map[uint64]bool
+	writeback func(off uint64, data []byte)
 }
 
 // CachedMappable is a Mappable whose pages may be shared through a FileCache.

@@ -36,7 +36,7 @@ func (m *MM) Prefault(hot []uint64, maxPages int, eager bool) {
 	perms := map[*pte]platform.AccessType{}
 	m.vmas.each(func(v *vma) bool {
 		var cache *FileCache
-		if cm, ok := v.file.(CachedMappable); ok && v.shm == nil {
+		if cm, ok := v.file.(CachedMappable); ok && v.shm == nil && v.private {
 			cache = cm.FileCache()
 		}
 		populated := map[uint64]bool{}

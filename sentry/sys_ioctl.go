@@ -8,8 +8,8 @@ import (
 
 func init() {
 	register(unix.SYS_IOCTL, "fxx", Partial, "FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; terminal ioctls ENOTTY until the terminal issue", sysIoctl)
-	register(unix.SYS_FSYNC, "f", Full, "", syncFD)
-	register(unix.SYS_FDATASYNC, "f", Full, "", syncFD)
+	register(unix.SYS_FSYNC, "f", Full, "", fsyncFD)
+	register(unix.SYS_FDATASYNC, "f", Full, "", fsyncFD)
 	register(unix.SYS_SYNCFS, "f", Full, "", syncFD)
 	register(unix.SYS_SYNC_FILE_RANGE, "fddx", Full, "", syncFD)
 	register(unix.SYS_FADVISE64, "fddd", Full, "", func(t *Task, a *sysArgs) (uint64, error) {
@@ -77,3 +77,14 @@ const (
 	fionclex = 0x5450
 	fioclex  = 0x5451
 )
+
+// fsyncFD implements fsync(2)/fdatasync(2): what shared mappings stored is
+// written back to the file.
+func fsyncFD(t *Task, a *sysArgs) (uint64, error) {
+	f, _, err := t.fds.Get(int32(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	return 0, f.Fsync()
+}

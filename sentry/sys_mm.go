@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	register(unix.SYS_MMAP, "pdxxfd", Partial, "MAP_SHARED file mappings are not yet coherent with write(2) (file-system issue)", sysMmap)
+	register(unix.SYS_MMAP, "pdxxfd", Partial, "MAP_HUGETLB EINVAL; MAP_SHARED file mappings share the page cache with read/write", sysMmap)
 	register(unix.SYS_MUNMAP, "pd", Full, "", func(t *Task, a *sysArgs) (uint64, error) {
 		return 0, t.mm.Munmap(a[0], a[1])
 	})
@@ -22,7 +22,7 @@ func init() {
 	register(unix.SYS_MADVISE, "pdd", Partial, "MADV_DONTNEED drops pages; other advice is accepted without effect", func(t *Task, a *sysArgs) (uint64, error) {
 		return 0, t.mm.Madvise(a[0], a[1], int(a[2]))
 	})
-	register(unix.SYS_MSYNC, "pdx", Partial, "validates arguments; private mappings need no write-back", sysMsync)
+	register(unix.SYS_MSYNC, "pdx", Full, "", sysMsync)
 	for _, nr := range []uintptr{unix.SYS_MLOCK, unix.SYS_MUNLOCK, unix.SYS_MLOCK2} {
 		register(nr, "pdx", Partial, "accepted: sandbox memory is never swapped by the sentry", func(t *Task, a *sysArgs) (uint64, error) { return 0, nil })
 	}
@@ -93,6 +93,11 @@ func sysMmap(t *Task, a *sysArgs) (uint64, error) {
 		if !o.Private && prot&unix.PROT_WRITE != 0 && acc != unix.O_RDWR {
 			return 0, unix.EACCES
 		}
+		if !o.Private && acc != unix.O_RDWR {
+			// A shared mapping of a file not open for writing can never
+			// become writable (VM_MAYWRITE clear).
+			o.MaxPerms = platform.Read | platform.Execute
+		}
 		m, dev, ino, err := f.Mappable()
 		if err != nil {
 			return 0, err
@@ -124,5 +129,5 @@ func sysMsync(t *Task, a *sysArgs) (uint64, error) {
 	if flags&unix.MS_ASYNC != 0 && flags&unix.MS_SYNC != 0 {
 		return 0, unix.EINVAL
 	}
-	return 0, nil
+	return 0, t.mm.Msync(addr, a[1])
 }

@@ -1,6 +1,10 @@
 package vfs
 
-import "golang.org/x/sys/unix"
+import (
+	"golang.org/x/sys/unix"
+
+	"kvsentry/mm"
+)
 
 // Special tv_nsec values of utimensat(2).
 const (
@@ -270,7 +274,10 @@ func (v *VFS) truncateLocked(in *inode, size int64) error {
 	}
 	n := int(size)
 	if n <= len(in.data) {
-		in.invalidateCache(uint64(n), ^uint64(0)-uint64(n))
+		// Pages past the new end go; the tail of the last one reads zero.
+		pageEnd := (n + mm.PageSize - 1) / mm.PageSize * mm.PageSize
+		in.invalidateCache(uint64(pageEnd), ^uint64(0)-uint64(pageEnd))
+		in.updateCache(uint64(n), make([]byte, pageEnd-n))
 		in.data = in.data[:n]
 	} else {
 		in.data = append(in.data, make([]byte, n-len(in.data))...)

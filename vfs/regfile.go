@@ -63,7 +63,9 @@ func (f *File) preadAt(dst []byte, off int64) (int, error) {
 	if off >= int64(len(in.data)) {
 		return 0, nil
 	}
-	return copy(dst, in.data[off:]), nil
+	n := copy(dst, in.data[off:])
+	in.overlayDirty(dst[:n], off)
+	return n, nil
 }
 
 // pwriteAt writes a regular file at off (at the end if appending), copying
@@ -110,7 +112,7 @@ func (f *File) pwriteAt(src []byte, off int64, appending bool) (int, int64, erro
 	if s := storeOf(in); s != nil {
 		s.write(in, off, len(src))
 	}
-	in.invalidateCache(uint64(off), uint64(len(src)))
+	in.updateCache(uint64(off), src)
 	in.touchMC()
 	if in.mode&(unix.S_ISUID|unix.S_ISGID) != 0 && in.mode&unix.S_IXGRP != 0 {
 		in.mode &^= unix.S_ISUID | unix.S_ISGID // file_remove_privs
@@ -179,8 +181,64 @@ func (m *regMappable) FileCache() *mm.FileCache {
 	defer in.hostMu.Unlock()
 	if in.cache == nil {
 		in.cache = mm.NewFileCache(m.v.pool)
+		v := m.v
+		in.cache.SetWriteback(func(off uint64, data []byte) { v.writebackPage(in, off, data) })
 	}
 	return in.cache
+}
+
+// pageCache returns the inode's page cache, or nil.
+func (in *inode) pageCache() *mm.FileCache {
+	in.hostMu.Lock()
+	defer in.hostMu.Unlock()
+	return in.cache
+}
+
+// updateCache copies bytes written at off into cached pages, so shared
+// mappings and not yet copied private ones see write(2).
+func (in *inode) updateCache(off uint64, src []byte) {
+	if c := in.pageCache(); c != nil {
+		c.Update(off, src)
+	}
+}
+
+// overlayDirty puts bytes stored through shared mappings, not yet written
+// back, over what a read took from the file's content.
+func (in *inode) overlayDirty(dst []byte, off int64) {
+	if c := in.pageCache(); c != nil {
+		c.OverlayDirty(dst, uint64(off))
+	}
+}
+
+// writebackPage stores a page written through a shared mapping into the
+// file's content, within its current size (a page's tail past end of file
+// is not part of the file).
+func (v *VFS) writebackPage(in *inode, off uint64, data []byte) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err := v.copyUp(in); err != nil {
+		return
+	}
+	size := uint64(len(in.data))
+	if off >= size {
+		return
+	}
+	n := min(uint64(len(data)), size-off)
+	copy(in.data[off:], data[:n])
+	if s := storeOf(in); s != nil {
+		s.write(in, int64(off), int(n))
+	}
+	in.touchMC()
+}
+
+// Fsync writes back what shared mappings of the file stored (fsync(2)).
+func (f *File) Fsync() error {
+	if f.kind == fkReg && f.in != nil && f.in.isReg() {
+		if c := f.in.pageCache(); c != nil {
+			c.Sync()
+		}
+	}
+	return nil
 }
 
 // invalidateCache drops cached pages of [off, off+n) after the content

@@ -19,3 +19,14 @@ func TestLocks(t *testing.T) {
 		"piece 4: free\npiece 8: locked\n", "after close of another fd, child setlk W: 0\n",
 		"OFD lock b (same process, other description): -1 busy\n", "OFD getlk pid=-1\n")
 }
+
+// TestMmapShared compares mmap_shared.c: one page cache behind MAP_SHARED
+// mappings, read and write, across fork, beside MAP_PRIVATE copy-on-write.
+func TestMmapShared(t *testing.T) {
+	harness.RequireRoot(t)
+	prog := harness.BuildAndInstallC(t, "mmap_shared.c", "mmap_shared", true)
+	differential(t, []string{prog}, 0,
+		"after pwrite map: WXYZ private: WXYZ\n", "pread after store: WXYZmmap\n",
+		"private after cow: PX shared: QX\n", "child store seen by read: C\n",
+		"mprotect write on O_RDONLY shared: -1\n")
+}
