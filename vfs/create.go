@@ -137,13 +137,21 @@ func (v *VFS) Link(c *Ctx, oldStart Path, oldName string, newStart Path, newName
 	if in.isDir() {
 		return unix.EPERM
 	}
-	if old.d.dead && in.nlink == 0 {
+	tmp := in.tmpfile && in.nlink == 0
+	if old.d.dead && in.nlink == 0 && !tmp {
 		return unix.ENOENT
 	}
 	oldRel := relOf(old.d)
 	s := storeOf(in)
 	v.addChild(dir.d, last, &dentry{inode: in})
-	if s != nil {
+	if tmp {
+		// An O_TMPFILE file gets its first name (I_LINKABLE).
+		in.tmpfile = false
+		if s != nil {
+			s.create(in)
+			s.write(in, 0, len(in.data))
+		}
+	} else if s != nil {
 		s.link(oldRel, in)
 	}
 	in.nlink++

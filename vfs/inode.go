@@ -103,6 +103,10 @@ type inode struct {
 	hostPath string
 
 	data []byte // regular memory file content
+	// tmpfile is set for an unnamed O_TMPFILE file that linkat may name.
+	tmpfile bool
+	// xattrs are the extended attributes (xattr.go).
+	xattrs map[string][]byte
 	// cache is the regular file's page cache, made on its first mmap
 	// fault (under hostMu); writes and truncation invalidate it.
 	cache  *mm.FileCache

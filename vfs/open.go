@@ -17,7 +17,9 @@ func (v *VFS) Open(c *Ctx, start Path, name string, flags int, mode uint32) (*Fi
 // is closed.
 func (v *VFS) OpenCancel(c *Ctx, start Path, name string, flags int, mode uint32, cancel <-chan struct{}) (*File, error) {
 	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
-		return nil, unix.EOPNOTSUPP
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		return v.openTmpfile(c, start, name, flags, mode)
 	}
 	v.mu.Lock()
 	f, fifo, err := v.openLocked(c, start, name, flags, mode)

@@ -117,6 +117,9 @@ func (w *walker) follow(dir, link Path) (Path, error) {
 	if w.links > maxSymlinks {
 		return Path{}, unix.ELOOP
 	}
+	if p, ok := w.magicLink(link.d.inode); ok {
+		return p, nil
+	}
 	target, err := w.readlink(link.d.inode)
 	if err != nil {
 		return Path{}, err

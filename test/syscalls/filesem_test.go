@@ -30,3 +30,18 @@ func TestMmapShared(t *testing.T) {
 		"private after cow: PX shared: QX\n", "child store seen by read: C\n",
 		"mprotect write on O_RDONLY shared: -1\n")
 }
+
+// TestFileSemantics compares fssem.c: create/excl, pread, hard links and
+// nlink, unlink of an open file, ftruncate, O_APPEND, rename over a file,
+// ELOOP, ENOTDIR, ENOTEMPTY, RENAME_NOREPLACE, readdir counts and readdir
+// during unlinks, umask, chmod, mkfifo, getcwd, ".." at the root, xattrs,
+// statx and O_TMPFILE + linkat.
+func TestFileSemantics(t *testing.T) {
+	harness.RequireRoot(t)
+	prog := harness.BuildAndInstallC(t, "fssem.c", "fssem", true)
+	differential(t, []string{prog}, 0,
+		"nlink of open fd: 1\n", "after O_APPEND: hello!\n", "open loop: -1 ELOOP\n",
+		"rmdir d (not empty): -1 ENOTEMPTY\n", "rename b d/f NOREPLACE: -1 EEXIST\n",
+		"cwd after /../../..: /\n", "getxattr small buffer: -1 ERANGE\n", "  names=user.k\n",
+		"  linked data=tmp\n")
+}

@@ -4,10 +4,9 @@
  * absolute timeouts (FUTEX_WAIT, FUTEX_WAIT_BITSET with and without
  * FUTEX_CLOCK_REALTIME), bad arguments, FUTEX_WAKE counts, FUTEX_REQUEUE and
  * FUTEX_CMP_REQUEUE (kernel/futex/requeue.c), a shared futex between two
- * processes, and FUTEX_WAKE_OP. A waiter is known to be queued when a
- * requeue of its futex onto itself counts it (futex_requeue with uaddr1 ==
- * uaddr2 moves the waiter in place and returns the count), so no result
- * depends on a sleep. */
+ * processes, and FUTEX_WAKE_OP. Waiters are counted, without waking them, by
+ * requeueing them to a scratch futex and back, so no result depends on a
+ * sleep. */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <pthread.h>
@@ -43,11 +42,14 @@ static long futex(void *uaddr, int op, int val, const struct timespec *ts, void 
 	return syscall(SYS_futex, uaddr, op, val, ts, uaddr2, val3);
 }
 
-/* queued returns how many tasks wait on f (op FUTEX_PRIVATE_FLAG or 0), without
- * waking any, by requeueing them onto f itself. */
+/* queued returns how many tasks wait on f (priv FUTEX_PRIVATE_FLAG or 0),
+ * without waking any: it requeues them all to f+1 (a word nobody waits on) and
+ * back. */
 static long queued(int *f, int priv)
 {
-	return futex(f, FUTEX_CMP_REQUEUE | priv, 0, (void *)(long)INT_MAX, f, *f);
+	long n = futex(f, FUTEX_CMP_REQUEUE | priv, 0, (void *)(long)INT_MAX, f + 1, *f);
+	futex(f + 1, FUTEX_REQUEUE | priv, 0, (void *)(long)INT_MAX, f, 0);
+	return n;
 }
 
 /* wait_queued waits (at most 5 s) until n tasks wait on f; it returns 1 if so. */
@@ -61,7 +63,10 @@ static int wait_queued(int *f, int priv, long n)
 	return 0;
 }
 
-static int f1, f2, woken;
+/* Each futex word is followed by its scratch word (see queued). */
+static int f1s[2], f2s[2], woken;
+#define f1 f1s[0]
+#define f2 f2s[0]
 
 struct waiter {
 	int *f;
@@ -176,6 +181,10 @@ static void requeue(void)
 		pthread_create(&th[i], NULL, wait_thread, &w[i]);
 	}
 	printf("requeue: %d waiters queued on f1=%d\n", NW, wait_queued(&f1, FUTEX_PRIVATE_FLAG, NW));
+	/* futex_requeue with uaddr1 == uaddr2 leaves the waiters in place and counts them. */
+	CHECK2("FUTEX_CMP_REQUEUE(f1, wake 0, requeue all, f1) onto itself",
+	       futex(&f1, FUTEX_CMP_REQUEUE_PRIVATE, 0, (void *)(long)INT_MAX, &f1, 0));
+	printf("  queued on f1=%ld\n", queued(&f1, FUTEX_PRIVATE_FLAG));
 	CHECK2("FUTEX_CMP_REQUEUE(f1, wake 1, requeue 2, f2) stale value", futex(&f1, FUTEX_CMP_REQUEUE_PRIVATE, 1, (void *)2L, &f2, 1));
 	CHECK2("FUTEX_CMP_REQUEUE(f1, wake 1, requeue 2, f2)", futex(&f1, FUTEX_CMP_REQUEUE_PRIVATE, 1, (void *)2L, &f2, 0));
 	for (int i = 0; i < 5000 && __atomic_load_n(&woken, __ATOMIC_SEQ_CST) < 1; i++)
