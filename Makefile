@@ -9,7 +9,7 @@ DEMO_ROOTFS ?= /tmp/kvsentry-alpine
 GIT_REV     := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS     := $(if $(GIT_REV),-X main.version=0.1.0-dev+$(GIT_REV))
 
-.PHONY: all build test bench demo fmt clean
+.PHONY: all build test soak bench demo fmt clean
 
 all: build
 
@@ -21,6 +21,11 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+
+## soak: long fork+exec soak tests (100,000 cycles; 4 x 5,000 in parallel),
+## reporting the count and the sentry's peak RSS; not part of `make test`
+soak:
+	KVSENTRY_SOAK=1 $(GO) test -count=1 -v -timeout 60m ./test/soak
 
 ## bench: the same workloads natively, under kvsentry and under peers, as ratios
 bench:

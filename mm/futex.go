@@ -21,13 +21,20 @@ func (m *MM) FutexKey(addr uint64, private bool) (FutexKey, error) {
 	if addr%4 != 0 {
 		return FutexKey{}, unix.EINVAL
 	}
+	if addr >= m.maxAddr {
+		return FutexKey{}, unix.EFAULT // !access_ok
+	}
+	if private {
+		// A private key needs no mapping (get_futex_key with !fshared).
+		return FutexKey{Obj: m, Addr: addr}, nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	v := m.vmas.find(addr)
 	if v == nil {
 		return FutexKey{}, unix.EFAULT
 	}
-	if !private && v.shm != nil {
+	if v.shm != nil {
 		return FutexKey{Obj: v.shm, Addr: v.offsetOf(addr)}, nil
 	}
 	return FutexKey{Obj: m, Addr: addr}, nil

@@ -153,7 +153,11 @@ func (k *Kernel) futexRequeue(t *Task, addr, addr2 uint64, private bool, nWake, 
 	}
 	woken := ft.wakeLocked(key, nWake, ^uint32(0))
 	moved := 0
-	if key != key2 {
+	if key == key2 {
+		// Requeueing onto the same futex moves nothing but counts as
+		// Linux's loop does.
+		moved = min(nRequeue, len(ft.q[key]))
+	} else {
 		for moved < nRequeue && len(ft.q[key]) > 0 {
 			w := ft.q[key][0]
 			ft.removeLocked(w)

@@ -81,9 +81,6 @@ func (k *Kernel) setupNetwork(cfg Config) error {
 	return nil
 }
 
-// releaseNetwork forgets the kernel's network state.
-func (k *Kernel) releaseNetwork() { kernelNets.Delete(k) }
-
 // resolvConf is the guest's resolv.conf: nameservers from --dns, else the
 // host's file.
 func resolvConf(dns []string) string {

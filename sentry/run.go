@@ -13,7 +13,6 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
-	"kvsentry/kernel/signal"
 	"kvsentry/mm"
 	"kvsentry/platform"
 	"kvsentry/vfs"
@@ -165,7 +164,7 @@ func newKernel(cfg Config) (*Kernel, error) {
 func (k *Kernel) newInitTask(cfg Config) (*Task, error) {
 	root := k.vfs.Root()
 	cwd := root
-	t := &Task{k: k, intr: make(chan struct{}), alt: signal.AltStack{Flags: signal.SSDisable}, fds: newFDTable(), fs: &fsContext{root: root, cwd: root, umask: 0o022}}
+	t := &Task{k: k, intr: make(chan struct{}), fds: newFDTable(), fs: &fsContext{root: root, cwd: root, umask: 0o022}}
 	t.mm = k.mmGet(mm.New(k.pool, k.plat.MaxUserAddress()))
 	tg := newThreadGroup(k, int(unix.SIGCHLD))
 	tg.rlimits = defaultRlimits()

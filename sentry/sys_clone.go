@@ -156,6 +156,9 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 	tg.sigMu.Lock()
 	child.comm = t.comm
 	tg.sigMu.Unlock()
+	k.mu.Lock()
+	child.affinity = t.affinity
+	k.mu.Unlock()
 
 	ctg := tg
 	var vforkDone chan struct{}

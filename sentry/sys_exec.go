@@ -98,7 +98,9 @@ func (t *Task) execve(name string, argv, envv []string) error {
 	var rnd [16]byte
 	randomBytes(rnd[:])
 	stackTop := k.plat.MaxUserAddress() &^ (mm.PageSize - 1)
-	res, err := loader.Load(mmMemory{newMM}, execOpener{t}, loader.Args{
+	opener := &execOpener{t: t}
+	defer opener.release()
+	res, err := loader.Load(mmMemory{newMM}, opener, loader.Args{
 		Path:      name,
 		Argv:      argv,
 		Envv:      envv,
@@ -167,7 +169,7 @@ func (t *Task) execve(name string, argv, envv []string) error {
 	t.regs.Rip = res.Entry
 	t.regs.Rsp = res.Stack
 	t.clearChildTID = 0
-	t.alt = signal.AltStack{Flags: signal.SSDisable}
+	t.alt = signal.AltStack{} // begin_new_exec: sas_ss_sp = sas_ss_size = 0
 
 	var env strings.Builder
 	for _, e := range envv {
@@ -231,11 +233,23 @@ func (a mmMemory) SetMmapBase(base uint64) { a.m.SetMmapBase(base) }
 // FindUnmapped finds a free range.
 func (a mmMemory) FindUnmapped(length uint64) (uint64, error) { return a.m.FindUnmapped(length) }
 
-// execOpener opens executables for the loader with the task's view.
-type execOpener struct{ t *Task }
+// execOpener opens executables for the loader with the task's view, and
+// keeps them until the load is over (mappings hold what they need).
+type execOpener struct {
+	t      *Task
+	opened []*vfs.File
+}
+
+// release drops the files opened for the load.
+func (o *execOpener) release() {
+	for _, f := range o.opened {
+		f.DecRef()
+	}
+	o.opened = nil
+}
 
 // OpenExec resolves and opens path for execution (fs/exec.c open_exec).
-func (o execOpener) OpenExec(name string) (loader.File, string, error) {
+func (o *execOpener) OpenExec(name string) (loader.File, string, error) {
 	t := o.t
 	c := t.vctx()
 	f, err := t.k.vfs.Open(c, vfs.Path{}, name, unix.O_RDONLY, 0)
@@ -256,6 +270,7 @@ func (o execOpener) OpenExec(name string) (loader.File, string, error) {
 		f.DecRef()
 		return nil, "", err
 	}
+	o.opened = append(o.opened, f)
 	return execFile{f: f, size: st.Size}, t.k.vfs.PathString(c, p), nil
 }
 

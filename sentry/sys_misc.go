@@ -18,7 +18,7 @@ func init() {
 	})
 	unsupported(unix.SYS_RSEQ, unix.ENOSYS, "restartable sequences are not offered (glibc and musl fall back)")
 	register(unix.SYS_SCHED_GETAFFINITY, "ddp", Full, "", sysSchedGetaffinity)
-	register(unix.SYS_SCHED_SETAFFINITY, "ddp", Partial, "accepted, not applied", func(t *Task, a *sysArgs) (uint64, error) { return 0, nil })
+	register(unix.SYS_SCHED_SETAFFINITY, "ddp", Partial, "the mask is kept per thread and reported back; host scheduling ignores it", sysSchedSetaffinity)
 	register(unix.SYS_SCHED_YIELD, "", Full, "", func(t *Task, a *sysArgs) (uint64, error) {
 		runtime.Gosched()
 		return 0, nil
@@ -144,22 +144,82 @@ func sysArchPrctl(t *Task, a *sysArgs) (uint64, error) {
 	return 0, nil
 }
 
-// sysSchedGetaffinity implements sched_getaffinity(2): every host CPU.
+// affinityTarget returns the task pid names for the affinity calls (0: the
+// caller), or ESRCH.
+func (t *Task) affinityTarget(pid int32) (*Task, error) {
+	if pid == 0 {
+		return t, nil
+	}
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	o, ok := t.k.tasks[pid]
+	if !ok || pid < 0 {
+		return nil, unix.ESRCH
+	}
+	return o, nil
+}
+
+// affinityOf returns a task's CPU mask (all host CPUs unless set).
+func (t *Task) affinityOf() []byte {
+	n := runtime.NumCPU()
+	b := make([]byte, (n+63)/64*8)
+	t.k.mu.Lock()
+	set := t.affinity
+	t.k.mu.Unlock()
+	for i := 0; i < n; i++ {
+		if set == nil || i/8 < len(set) && set[i/8]&(1<<(i%8)) != 0 {
+			b[i/8] |= 1 << (i % 8)
+		}
+	}
+	return b
+}
+
+// sysSchedGetaffinity implements sched_getaffinity(2): the result is the
+// size of the kernel's mask in bytes.
 func sysSchedGetaffinity(t *Task, a *sysArgs) (uint64, error) {
 	size := a[1]
-	n := runtime.NumCPU()
-	need := uint64((n + 63) / 64 * 8)
+	need := uint64((runtime.NumCPU() + 63) / 64 * 8)
 	if size < need || size&7 != 0 {
 		return 0, unix.EINVAL
 	}
-	b := make([]byte, need)
-	for i := 0; i < n; i++ {
-		b[i/8] |= 1 << (i % 8)
+	target, err := t.affinityTarget(int32(a[0]))
+	if err != nil {
+		return 0, err
 	}
-	if _, err := t.mm.CopyOut(a[2], b); err != nil {
+	if _, err := t.mm.CopyOut(a[2], target.affinityOf()); err != nil {
 		return 0, err
 	}
 	return need, nil
+}
+
+// sysSchedSetaffinity implements sched_setaffinity(2): the mask, cut to the
+// CPUs that exist, must not be empty.
+func sysSchedSetaffinity(t *Task, a *sysArgs) (uint64, error) {
+	target, err := t.affinityTarget(int32(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	n := runtime.NumCPU()
+	size := min(a[1], uint64((n+7)/8))
+	b := make([]byte, size)
+	if _, err := t.mm.CopyIn(a[2], b); err != nil {
+		return 0, err
+	}
+	set := make([]byte, (n+7)/8)
+	any := false
+	for i := 0; i < n && i/8 < len(b); i++ {
+		if b[i/8]&(1<<(i%8)) != 0 {
+			set[i/8] |= 1 << (i % 8)
+			any = true
+		}
+	}
+	if !any {
+		return 0, unix.EINVAL
+	}
+	t.k.mu.Lock()
+	target.affinity = set
+	t.k.mu.Unlock()
+	return 0, nil
 }
 
 // sysPrctl implements the prctl(2) options programs commonly use.

@@ -51,9 +51,6 @@ func (t *Task) lookupTGLocked(pid int32) (*ThreadGroup, error) {
 	if pid == 0 {
 		return t.tg, nil
 	}
-	if pid < 0 {
-		return nil, unix.EINVAL
-	}
 	tg, ok := t.k.tgs[pid]
 	if !ok {
 		return nil, unix.ESRCH
@@ -86,6 +83,14 @@ func sysGetsid(t *Task, a *sysArgs) (uint64, error) {
 // sysSetpgid implements setpgid(2) with Linux's checks (kernel/sys.c).
 func sysSetpgid(t *Task, a *sysArgs) (uint64, error) {
 	pid, pgid := int32(a[0]), int32(a[1])
+	// kernel/sys.c: pid 0 is the caller, pgid 0 is pid, then a negative
+	// pgid is invalid.
+	if pid == 0 {
+		pid = t.tg.pid
+	}
+	if pgid == 0 {
+		pgid = pid
+	}
 	if pgid < 0 {
 		return 0, unix.EINVAL
 	}

@@ -175,12 +175,9 @@ func sysRtSigreturn(t *Task, a *sysArgs) (uint64, error) {
 		}
 	}
 	t.regs.FPState = fp
+	// restore_altstack: errors other than EFAULT are squashed.
 	if !t.alt.On(t.regs.Rsp) {
-		alt := st.Alt
-		if alt.Flags&signal.SSDisable != 0 || alt.Size == 0 {
-			alt = signal.AltStack{Flags: signal.SSDisable}
-		}
-		t.alt = alt
+		t.setAltStack(st.Alt)
 	}
 	t.setMask(st.Mask)
 	return 0, errNoReturn
@@ -343,7 +340,8 @@ func sysSigaltstack(t *Task, a *sysArgs) (uint64, error) {
 	if a[1] != 0 {
 		b := make([]byte, 24)
 		putLE64(b, t.alt.Sp)
-		putLE32(b[8:], t.alt.Flags&^signal.SSOnStack|t.alt.FlagsFor(t.regs.Rsp)&signal.SSOnStack)
+		// sas_ss_flags(sp) | (sas_ss_flags & SS_FLAG_BITS)
+		putLE32(b[8:], t.alt.FlagsFor(t.regs.Rsp)|t.alt.Flags&signal.SSAutoDisarm)
 		putLE64(b[16:], t.alt.Size)
 		if _, err := t.mm.CopyOut(a[1], b); err != nil {
 			return 0, err
@@ -357,22 +355,28 @@ func sysSigaltstack(t *Task, a *sysArgs) (uint64, error) {
 		if onStack {
 			return 0, unix.EPERM
 		}
-		ns := signal.AltStack{Sp: leUint64(b), Flags: leUint32(b[8:]), Size: leUint64(b[16:])}
-		mode := ns.Flags &^ signal.SSAutoDisarm
-		switch mode {
-		case signal.SSDisable:
-			ns = signal.AltStack{Flags: signal.SSDisable}
-		case 0, signal.SSOnStack:
-			if ns.Size < 2048 {
-				return 0, unix.ENOMEM
-			}
-			ns.Flags &^= signal.SSOnStack
-		default:
-			return 0, unix.EINVAL
-		}
-		t.alt = ns
+		return 0, t.setAltStack(signal.AltStack{Sp: leUint64(b), Flags: leUint32(b[8:]), Size: leUint64(b[16:])})
 	}
 	return 0, nil
+}
+
+// setAltStack installs a new alternate stack (do_sigaltstack once the
+// on-stack check passed): SS_DISABLE clears it, a stack below MINSIGSTKSZ
+// is ENOMEM, an unknown mode EINVAL.
+func (t *Task) setAltStack(ns signal.AltStack) error {
+	switch ns.Flags &^ signal.SSAutoDisarm {
+	case signal.SSDisable:
+		t.alt = signal.AltStack{Flags: signal.SSDisable}
+	case 0, signal.SSOnStack:
+		if ns.Size < 2048 {
+			return unix.ENOMEM
+		}
+		ns.Flags &^= signal.SSOnStack
+		t.alt = ns
+	default:
+		return unix.EINVAL
+	}
+	return nil
 }
 
 // sysRtSigtimedwait implements rt_sigtimedwait(2).

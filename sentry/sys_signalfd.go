@@ -43,8 +43,8 @@ func (t *Task) signalfd(fd int32, maskAddr, size uint64, flags int32) (uint64, e
 	}
 	mask := signal.Set(v) &^ signal.Unblockable
 	if fd != -1 {
-		f, _, err := t.fds.Get(fd)
-		if err != nil {
+		f := t.fileForPoll(fd) // fdget: O_PATH files are not found
+		if f == nil {
 			return 0, unix.EBADF
 		}
 		defer f.DecRef()

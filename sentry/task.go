@@ -122,6 +122,9 @@ type Task struct {
 	queue   map[int][]signal.Info
 	// comm is the thread's name (PR_SET_NAME), under ThreadGroup.sigMu.
 	comm string
+	// affinity is the CPU mask set by sched_setaffinity (nil: every CPU),
+	// under Kernel.mu.
+	affinity []byte
 	// spuriousFault is the address of the last fault found already
 	// resolved (see mm.FaultError.Mapped).
 	spuriousFault uint64

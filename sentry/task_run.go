@@ -134,14 +134,26 @@ func (t *Task) forceSignal(sig int, code int32, addr uint64) {
 	tg := t.tg
 	tg.sigMu.Lock()
 	act := tg.actions[sig-1]
-	if act.Handler > signal.SigIgn && act.Flags&signal.SAResetHand != 0 {
+	run := act.Handler > signal.SigIgn && !t.sigMask.Has(sig)
+	if run && act.Flags&signal.SAResetHand != 0 {
 		tg.actions[sig-1] = signal.Action{}
 	}
 	tg.sigMu.Unlock()
-	if act.Handler > signal.SigIgn && !t.sigMask.Has(sig) {
+	if run {
+		// The page-fault error code: user mode (4); for SEGV_ACCERR the page
+		// was present (1), and since present pages are readable, a fault
+		// that is not an instruction fetch was a write (2).
 		fault := signal.Fault{Cr2: addr, Trapno: trapFor(sig), Err: 4}
-		if code == 2 { // SEGV_ACCERR: a protection fault on a present page
+		if sig == int(unix.SIGSEGV) && code == 2 {
 			fault.Err |= 1
+			if t.regs.Rip != addr {
+				fault.Err |= 2
+			} else {
+				fault.Err |= 0x10
+			}
+		}
+		if trapFor(sig) != 14 {
+			fault.Cr2, fault.Err = 0, 0
 		}
 		info := signal.Info{Signo: int32(sig), Code: code, Addr: addr}
 		t.setupFrame(sig, info, act, fault)

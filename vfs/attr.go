@@ -90,6 +90,7 @@ func (v *VFS) Chmod(c *Ctx, start Path, name string, mode uint32, follow bool) e
 	if s := storeOf(in); s != nil {
 		s.setattr(in)
 	}
+	notifyChangeLocked(p.d, in, notifyAttrMode)
 	return nil
 }
 
@@ -141,6 +142,14 @@ func (v *VFS) Chown(c *Ctx, start Path, name string, uid, gid int64, follow bool
 	if s := storeOf(in); s != nil {
 		s.setattr(in)
 	}
+	var ia uint32
+	if uid != -1 {
+		ia |= notifyAttrUID
+	}
+	if gid != -1 {
+		ia |= notifyAttrGID
+	}
+	notifyChangeLocked(p.d, in, ia)
 	return nil
 }
 
@@ -196,6 +205,14 @@ func (v *VFS) Utimes(c *Ctx, start Path, name string, atime, mtime unix.Timespec
 	if s := storeOf(in); s != nil {
 		s.setattr(in)
 	}
+	var ia uint32
+	if atime.Nsec != utimeOmit {
+		ia |= notifyAttrAtime
+	}
+	if mtime.Nsec != utimeOmit {
+		ia |= notifyAttrMtime
+	}
+	notifyChangeLocked(p.d, in, ia)
 	return nil
 }
 
@@ -227,7 +244,11 @@ func (v *VFS) Truncate(c *Ctx, start Path, name string, size int64) error {
 	if p.mnt.readOnly() {
 		return unix.EROFS
 	}
-	return v.truncateLocked(in, size)
+	if err := v.truncateLocked(in, size); err != nil {
+		return err
+	}
+	notifyChangeLocked(p.d, in, notifyAttrSize|notifyAttrMtime) // do_truncate
+	return nil
 }
 
 // copyUp moves a lower regular file's content into memory (ovl_copy_up).

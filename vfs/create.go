@@ -49,6 +49,7 @@ func (w *walker) newChild(dir Path, name string, mode uint32, setup func(*inode)
 	if s := storeOf(in); s != nil {
 		s.create(in)
 	}
+	notifyCreateLocked(pin, name, in)
 	return in
 }
 
@@ -157,5 +158,6 @@ func (v *VFS) Link(c *Ctx, oldStart Path, oldName string, newStart Path, newName
 	in.nlink++
 	in.ctime = now()
 	dir.d.inode.touchMC()
+	notifyLinkLocked(dir.d.inode, last, in)
 	return nil
 }

@@ -107,6 +107,7 @@ func (f *File) Getdents64(size int) ([]byte, error) {
 		}
 		f.dents = ents
 	}
+	defer f.notifyFile(unix.IN_ACCESS) // iterate_dir's fsnotify_access
 	var out []byte
 	for f.off < int64(len(f.dents)) {
 		e := f.dents[f.off]

@@ -49,7 +49,9 @@
 // hooks run under VFS.mu and take no lock. For
 // readiness: a file's own state lock (pipe.mu, eventfd, timerfd) -> its
 // wait-queue lock -> an epoll instance's ready-list lock (see waiter.go and
-// epoll.go); none of these is held while a wait blocks. VFS.mu (one RWMutex for the whole
+// epoll.go); none of these is held while a wait blocks. inotify events:
+// VFS.mu -> fsnMu -> Inotify.mu -> the instance's wait-queue lock
+// (fsnotify.go). VFS.mu (one RWMutex for the whole
 // tree: dentries, inode attributes, memory file data) is never held while a
 // pipe or FIFO operation blocks, nor while calling into the sentry
 // (ProcSource/ProcTask methods run with it released, so they may call

@@ -67,6 +67,9 @@ type File struct {
 func newFile(v *VFS, kind fileKind, p Path, in *inode, flags int) *File {
 	f := &File{v: v, kind: kind, path: p, in: in, flags: flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC | unix.O_NOCTTY | unix.O_CLOEXEC), hfd: -1, hostFD: -1}
 	f.refs.Store(1)
+	if in != nil {
+		in.notify.opens.Add(1)
+	}
 	return f
 }
 
@@ -85,6 +88,7 @@ func (f *File) DecRef() {
 	for _, fn := range hooks {
 		fn()
 	}
+	f.notifyRelease()
 	eventpollRelease(f)
 	switch f.kind {
 	case fkPipe:
@@ -198,6 +202,15 @@ func (f *File) Read(dst []byte) (int, error) { return f.ReadCancel(dst, nil) }
 // ReadCancel is Read whose blocking wait (pipes, FIFOs) ends with EINTR
 // when cancel is closed (a signal arrived).
 func (f *File) ReadCancel(dst []byte, cancel <-chan struct{}) (int, error) {
+	n, err := f.readCancel(dst, cancel)
+	if n > 0 {
+		f.notifyFile(unix.IN_ACCESS) // vfs_read's fsnotify_access
+	}
+	return n, err
+}
+
+// readCancel is ReadCancel without the inotify event.
+func (f *File) readCancel(dst []byte, cancel <-chan struct{}) (int, error) {
 	if !f.readable() {
 		return 0, unix.EBADF
 	}
@@ -232,6 +245,15 @@ func (f *File) Write(src []byte) (int, error) { return f.WriteCancel(src, nil) }
 // WriteCancel is Write whose blocking wait ends with EINTR when cancel is
 // closed. On EPIPE the caller sends SIGPIPE.
 func (f *File) WriteCancel(src []byte, cancel <-chan struct{}) (int, error) {
+	n, err := f.writeCancel(src, cancel)
+	if n > 0 {
+		f.notifyFile(unix.IN_MODIFY) // vfs_write's fsnotify_modify
+	}
+	return n, err
+}
+
+// writeCancel is WriteCancel without the inotify event.
+func (f *File) writeCancel(src []byte, cancel <-chan struct{}) (int, error) {
 	if !f.writable() {
 		return 0, unix.EBADF
 	}
@@ -260,6 +282,15 @@ func (f *File) WriteCancel(src []byte, cancel <-chan struct{}) (int, error) {
 
 // Pread reads at off without moving the file offset (pread64(2)).
 func (f *File) Pread(dst []byte, off int64) (int, error) {
+	n, err := f.pread(dst, off)
+	if n > 0 {
+		f.notifyFile(unix.IN_ACCESS)
+	}
+	return n, err
+}
+
+// pread is Pread without the inotify event.
+func (f *File) pread(dst []byte, off int64) (int, error) {
 	if !f.readable() {
 		return 0, unix.EBADF
 	}
@@ -284,6 +315,15 @@ func (f *File) Pread(dst []byte, off int64) (int, error) {
 // Pwrite writes at off without moving the file offset (pwrite64(2));
 // with O_APPEND it appends, as Linux does.
 func (f *File) Pwrite(src []byte, off int64) (int, error) {
+	n, err := f.pwrite(src, off)
+	if n > 0 {
+		f.notifyFile(unix.IN_MODIFY)
+	}
+	return n, err
+}
+
+// pwrite is Pwrite without the inotify event.
+func (f *File) pwrite(src []byte, off int64) (int, error) {
 	if !f.writable() {
 		return 0, unix.EBADF
 	}
@@ -375,7 +415,11 @@ func (f *File) Truncate(size int64) error {
 	}
 	f.v.mu.Lock()
 	defer f.v.mu.Unlock()
-	return f.v.truncateLocked(f.in, size)
+	if err := f.v.truncateLocked(f.in, size); err != nil {
+		return err
+	}
+	notifyChangeLocked(f.path.d, f.in, notifyAttrSize|notifyAttrMtime) // do_truncate
+	return nil
 }
 
 // Mappable returns the file's content for mmap with its device and inode

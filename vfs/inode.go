@@ -134,6 +134,9 @@ type inode struct {
 
 	hostMu sync.Mutex // guards hostFD
 	hostFD int        // cached O_RDONLY host fd for mmap reads; -1 = none
+
+	// notify holds the inotify watches and the open-file count (fsnotify.go).
+	notify inodeNotify
 }
 
 var nextIno atomic.Uint64

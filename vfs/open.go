@@ -27,7 +27,11 @@ func (v *VFS) OpenCancel(c *Ctx, start Path, name string, flags int, mode uint32
 	if err != nil || fifo == nil {
 		return f, err
 	}
-	return v.openFIFO(f, fifo, cancel)
+	f, err = v.openFIFO(f, fifo, cancel)
+	if err == nil {
+		f.notifyFile(unix.IN_OPEN)
+	}
+	return f, err
 }
 
 // openLocked does everything of Open but waiting for a FIFO peer.
@@ -96,7 +100,7 @@ func (v *VFS) openLocked(c *Ctx, start Path, name string, flags int, mode uint32
 	}
 	switch in.mode & unix.S_IFMT {
 	case unix.S_IFDIR:
-		return newFile(v, fkDir, p, in, flags), nil, nil
+		return newFile(v, fkDir, p, in, flags).notifyOpened(), nil, nil
 	case unix.S_IFREG:
 		if in.gen != nil {
 			var data []byte
@@ -107,14 +111,19 @@ func (v *VFS) openLocked(c *Ctx, start Path, name string, flags int, mode uint32
 			}
 			f := newFile(v, fkGen, p, in, flags)
 			f.gen = data
-			return f, nil, nil
+			return f.notifyOpened(), nil, nil
 		}
 		if trunc && !created && in.fileSize() > 0 {
 			if err := v.truncateLocked(in, 0); err != nil {
 				return nil, nil, err
 			}
 		}
-		return newFile(v, fkReg, p, in, flags), nil, nil
+		f := newFile(v, fkReg, p, in, flags).notifyOpened()
+		if trunc && !created {
+			// do_open truncates after the open reported IN_OPEN.
+			notifyChangeLocked(p.d, in, notifyAttrSize|notifyAttrMtime)
+		}
+		return f, nil, nil
 	case unix.S_IFCHR:
 		d, err := openDevice(in.rdev)
 		if err != nil {
@@ -122,7 +131,7 @@ func (v *VFS) openLocked(c *Ctx, start Path, name string, flags int, mode uint32
 		}
 		f := newFile(v, fkDev, p, in, flags)
 		f.dev = d
-		return f, nil, nil
+		return f.notifyOpened(), nil, nil
 	case unix.S_IFIFO:
 		if in.fifo == nil {
 			in.fifo = newPipeState()

@@ -73,6 +73,8 @@ func (f *File) Pollable() bool {
 		return true
 	case fkHost:
 		return f.hw.queue() != nil
+	case fkImpl:
+		return f.impl.Queue() != nil
 	}
 	return false
 }

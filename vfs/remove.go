@@ -37,6 +37,7 @@ func (v *VFS) Unlink(c *Ctx, start Path, name string) error {
 	}
 	in.ctime = now()
 	dir.d.inode.touchMC()
+	notifyRemoveLocked(dir.d.inode, last, in)
 	return nil
 }
 
@@ -88,5 +89,6 @@ func (v *VFS) Rmdir(c *Ctx, start Path, name string) error {
 		dir.d.inode.nlink--
 	}
 	dir.d.inode.touchMC()
+	notifyRemoveLocked(dir.d.inode, last, victim.d.inode)
 	return nil
 }

@@ -105,10 +105,14 @@ func (v *VFS) Rename(c *Ctx, oldStart Path, oldName string, newStart Path, newNa
 	}
 	if exchange {
 		v.exchange(odir, olast, old.d, ndir, nlast, nw.d)
+		notifyMoveLocked(odir.d.inode, olast, ndir.d.inode, nlast, old.d.inode, nil)
+		notifyMoveLocked(ndir.d.inode, nlast, odir.d.inode, olast, nw.d.inode, nil)
 		return nil
 	}
 	oldRel, oldLower := relOf(old.d), s != nil && lowerHas(odir.d, olast)
+	var target *inode
 	if exists {
+		target = nw.d.inode
 		nin := nw.d.inode
 		switch {
 		case oin.isDir() && !nin.isDir():
@@ -144,6 +148,10 @@ func (v *VFS) Rename(c *Ctx, oldStart Path, oldName string, newStart Path, newNa
 	ndir.d.inode.touchMC()
 	if s != nil {
 		s.rename(oldRel, oldLower, oin)
+	}
+	notifyMoveLocked(odir.d.inode, olast, ndir.d.inode, nlast, oin, target)
+	if target != nil {
+		notifyGoneLocked(target)
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ func (v *VFS) openTmpfile(c *Ctx, start Path, name string, flags int, mode uint3
 	in.tmpfile = flags&unix.O_EXCL == 0
 	d := &dentry{name: "#" + strconv.FormatUint(in.ino, 10), parent: dir.d, inode: in, dead: true}
 	f := newFile(v, fkReg, Path{dir.mnt, d}, in, flags&^(unix.O_TMPFILE|unix.O_CREAT|unix.O_EXCL))
-	return f, nil
+	return f.notifyOpened(), nil
 }
 
 // magicLink resolves a /proc/PID/fd/N link to the open file's own location

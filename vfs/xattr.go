@@ -114,6 +114,7 @@ func (v *VFS) SetXattr(c *Ctx, start Path, name, attr string, value []byte, flag
 	}
 	in.xattrs[attr] = append([]byte(nil), value...)
 	in.ctime = now()
+	notifyDentryLocked(p.d, in, unix.IN_ATTRIB, false) // fsnotify_xattr
 	return nil
 }
 
@@ -160,5 +161,6 @@ func (v *VFS) RemoveXattr(c *Ctx, start Path, name, attr string, follow bool) er
 	}
 	delete(in.xattrs, attr)
 	in.ctime = now()
+	notifyDentryLocked(p.d, in, unix.IN_ATTRIB, false) // fsnotify_xattr
 	return nil
 }

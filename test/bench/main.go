@@ -86,7 +86,7 @@ func setup() (bin, rootA, rootB string, err error) {
 	if err != nil {
 		return "", "", "", err
 	}
-	for _, prog := range []string{"getpid", "openread", "forkexec"} {
+	for _, prog := range []string{"getpid", "openread", "forkexec", "threadscale", "netbench"} {
 		exe, err := harness.CompileC(musl, filepath.Join(dir, prog+".c"), "bench-"+prog, true)
 		if err != nil {
 			return "", "", "", err

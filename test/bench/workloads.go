@@ -30,6 +30,11 @@ type workload struct {
 	skips map[string]string // runner name -> why this runner cannot run it
 }
 
+// threadScaleWorkload names the row whose figure is the speed-up of a
+// CPU-bound job on 2 threads over 1 (threadscale.c): higher is better, unlike
+// the other rows, and about 2 natively on an idle 2-core machine.
+const threadScaleWorkload = "speed-up, 2 threads vs 1 (CPU-bound)"
+
 // loopScript is the shell-loop workload.
 const loopScript = "i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done"
 
@@ -56,6 +61,14 @@ func workloads() []workload {
 			argv: func(bool) []string { return []string{"/bin/sh", "-c", loopScript} }},
 		{name: "start-up: run /bin/true", unit: "ms", how: wallMillis,
 			argv: func(bool) []string { return []string{"/bin/true"} }},
+		{name: "TCP loopback transfer, 64 MiB", unit: "ms", how: selfReported,
+			argv: func(s bool) []string { return []string{harness.GuestTestDir + "/netbench", "xfer", iters(s, 64, 4)} }},
+		{name: "TCP request/response round trip", unit: "µs/op", how: selfReported,
+			argv: func(s bool) []string { return []string{harness.GuestTestDir + "/netbench", "rr", iters(s, 10000, 100)} }},
+		{name: threadScaleWorkload, unit: "x", how: selfReported,
+			argv: func(s bool) []string {
+				return []string{harness.GuestTestDir + "/threadscale", iters(s, 400000000, 40000000)}
+			}},
 	}
 }
 

@@ -65,8 +65,11 @@ int main(void) {
 	char ch;
 	read(p[0], &ch, 1);
 	usleep(50000);
-	printf("parent unlock 0..8: %d\n", setlk(fd, F_SETLK, F_UNLCK, 0, 8));
+	/* Say it before doing it: the child prints as soon as it gets the lock. */
+	printf("parent unlocks 0..8\n");
 	fflush(stdout);
+	if (setlk(fd, F_SETLK, F_UNLCK, 0, 8) != 0)
+		printf("parent unlock failed\n");
 	int st;
 	waitpid(c, &st, 0);
 	printf("child exit %d\n", WEXITSTATUS(st));
