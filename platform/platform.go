@@ -60,9 +60,24 @@ func (a AccessType) String() string {
 // FP/SSE/AVX state in XSAVE layout (the first 512 bytes are the FXSAVE area).
 type Registers struct {
 	unix.PtraceRegs
-	// FPState is the XSAVE area. A platform fills it on return from Switch and
-	// loads it on entry; its length is FPStateSize() of the platform.
+	// FPState is the XSAVE area; its length is FPStateSize() of the platform.
+	// A platform loads it on entry to Switch and, on return, either stores
+	// the guest's FP state back into it or leaves it in the CPU and sets
+	// FPStale.
 	FPState []byte
+	// FPStale says FPState does not hold the guest's current FP state (a
+	// platform that saves it lazily left it in the CPU). Before reading or
+	// changing FPState, call SyncFP on the Context (FPSyncer); a caller
+	// that replaces FPState outright clears FPStale.
+	FPStale bool
+}
+
+// FPSyncer is implemented by contexts that may return from Switch with
+// Registers.FPStale set.
+type FPSyncer interface {
+	// SyncFP stores the guest's current FP state into regs.FPState and
+	// clears regs.FPStale.
+	SyncFP(regs *Registers) error
 }
 
 // EventKind says why Switch returned.

@@ -53,8 +53,9 @@ func cfgHostname(cfg Config) string {
 }
 
 // setupNetwork creates the sandbox's socket stack for cfg.Network and
-// writes /etc/resolv.conf, /etc/hosts and /etc/hostname into the guest's
-// writable layer (docker does the same with bind mounts).
+// writes /etc/resolv.conf and /etc/hosts (with --network=host, --dns or
+// --hostname) and /etc/hostname (with --hostname) into the guest's
+// writable layer, as docker provides them.
 func (k *Kernel) setupNetwork(cfg Config) error {
 	mode := cfg.Network
 	if mode == "" {
@@ -66,10 +67,18 @@ func (k *Kernel) setupNetwork(cfg Config) error {
 	}
 	name := cfgHostname(cfg)
 	kernelNets.Store(k, &netState{stack: st, hostname: name})
-	files := map[string]string{
-		"/etc/resolv.conf": resolvConf(cfg.DNS),
-		"/etc/hosts":       hostsFile(name),
-		"/etc/hostname":    name + "\n",
+	// The rootfs's own files stay unless the run asks for the host's
+	// network or names its own DNS or hostname: an isolated sandbox has no
+	// use for the host's resolver.
+	files := map[string]string{}
+	if mode == socket.NetworkHost || len(cfg.DNS) > 0 {
+		files["/etc/resolv.conf"] = resolvConf(cfg.DNS)
+	}
+	if mode == socket.NetworkHost || cfg.Hostname != "" {
+		files["/etc/hosts"] = hostsFile(name)
+	}
+	if cfg.Hostname != "" {
+		files["/etc/hostname"] = name + "\n"
 	}
 	for p, content := range files {
 		// Writing through to the rootfs itself (--overlay none) must not

@@ -338,6 +338,7 @@ func (t *Task) rewindSyscall() {
 // handler (handle_signal). On an unusable stack the process dies with
 // SIGSEGV, as force_sigsegv does. It reports whether the task goes on.
 func (t *Task) setupFrame(sig int, info signal.Info, act signal.Action, fault signal.Fault) bool {
+	t.syncFP()
 	mask := t.sigMask
 	if t.hasSavedMask {
 		mask = t.savedMask

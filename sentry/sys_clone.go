@@ -136,6 +136,7 @@ func (t *Task) clone(c cloneArgs) (uint64, error) {
 	}
 
 	child := &Task{k: k, mm: childMM, fds: fds, fs: fs, creds: t.creds, ids: t.ids, sigMask: t.sigMask, intr: make(chan struct{}), alt: t.alt}
+	t.syncFP()
 	child.regs = t.regs
 	child.regs.FPState = append([]byte(nil), t.regs.FPState...)
 	child.regs.Rax = 0

@@ -153,6 +153,7 @@ func sysRtSigreturn(t *Task, a *sysArgs) (uint64, error) {
 		t.sigreturnFault()
 		return 0, errNoReturn
 	}
+	t.syncFP()
 	cur := append([]byte(nil), t.regs.FPState...)
 	st := signal.Restore(&t.regs, b)
 	size := len(cur)

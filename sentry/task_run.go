@@ -100,6 +100,20 @@ func (t *Task) run(first func() error, started chan<- error) {
 	}
 }
 
+// syncFP makes t.regs.FPState the guest's current FP state (a platform may
+// leave it in the CPU between stops: see platform.Registers.FPStale).
+func (t *Task) syncFP() {
+	if !t.regs.FPStale {
+		return
+	}
+	if s, ok := t.ctx.(platform.FPSyncer); ok {
+		if err := s.SyncFP(&t.regs); err != nil {
+			logrus.Warnf("task %d: %v", t.tid, err)
+		}
+	}
+	t.regs.FPStale = false
+}
+
 // prefaultPages bounds how many pages a new address space gets mapped
 // before the guest runs (after fork and exec).
 const prefaultPages = 4096

@@ -58,6 +58,12 @@ func (c *Context) Switch(as platform.AddressSpace, regs *platform.Registers) (pl
 	tid := unix.Gettid()
 	t := c.lastT
 	if c.lastAS != pas || t == nil || t.tracer != tid || t.dead.Load() {
+		if regs.FPStale {
+			// The live FP state is in the stub thread being left.
+			if err := c.SyncFP(regs); err != nil {
+				return platform.Event{}, err
+			}
+		}
 		var err error
 		if t, err = pas.threadFor(tid); err != nil {
 			return platform.Event{}, err
@@ -88,7 +94,10 @@ func (c *Context) run(t *stubThread, regs *platform.Registers) (platform.Event, 
 	if err != nil {
 		return platform.Event{}, fmt.Errorf("ptrace: PTRACE_SETREGS: %w", err)
 	}
-	if !t.fpValid || !bytes.Equal(t.fp, regs.FPState) {
+	// With FPStale the guest's FP state is still in this stub thread (left
+	// there by the previous stop); otherwise load FPState unless the thread
+	// already holds exactly these bytes.
+	if !regs.FPStale && (!t.fpValid || !bytes.Equal(t.fp, regs.FPState)) {
 		t.fpValid = false
 		if err := setXState(t.tid, &t.iov, regs.FPState); err != nil {
 			return platform.Event{}, fmt.Errorf("ptrace: PTRACE_SETREGSET NT_X86_XSTATE: %w", err)
@@ -105,12 +114,11 @@ func (c *Context) run(t *stubThread, regs *platform.Registers) (platform.Event, 
 	if err := getRegs(t.tid, &regs.PtraceRegs); err != nil {
 		return platform.Event{}, fmt.Errorf("ptrace: PTRACE_GETREGS: %w", err)
 	}
+	// The FP state stays in the stub thread until SyncFP asks for it: most
+	// stops (system calls) never look at it, and reading it costs a ptrace
+	// request per stop.
 	t.fpValid = false
-	if _, err := getXState(t.tid, &t.iov, regs.FPState); err != nil {
-		return platform.Event{}, fmt.Errorf("ptrace: PTRACE_GETREGSET NT_X86_XSTATE: %w", err)
-	}
-	copy(t.fp, regs.FPState)
-	t.fpValid = true
+	regs.FPStale = true
 
 	sig := t.stopSignal()
 	if sig == syscallStop {
@@ -136,6 +144,25 @@ func (c *Context) run(t *stubThread, regs *platform.Registers) (platform.Event, 
 	// The interrupt signal or any stray one: suppressed by the next resume.
 	c.interrupt.Store(false)
 	return platform.Event{Kind: platform.EventInterrupt}, nil
+}
+
+// SyncFP implements platform.FPSyncer: it reads the FP state the last
+// Switch left in its stub thread into regs.FPState.
+func (c *Context) SyncFP(regs *platform.Registers) error {
+	if !regs.FPStale {
+		return nil
+	}
+	t := c.lastT
+	if t == nil || t.dead.Load() {
+		return fmt.Errorf("ptrace: SyncFP: the stub thread holding the FP state is gone")
+	}
+	if _, err := getXState(t.tid, &t.iov, regs.FPState); err != nil {
+		return fmt.Errorf("ptrace: PTRACE_GETREGSET NT_X86_XSTATE: %w", err)
+	}
+	copy(t.fp, regs.FPState)
+	t.fpValid = true
+	regs.FPStale = false
+	return nil
 }
 
 // Interrupt makes the running Switch (or the next one) return

@@ -213,12 +213,21 @@ func TestXMMSurvivesSyscall(t *testing.T) {
 	if ev := e.switchTo(r); ev.Kind != platform.EventSyscall || r.Rdi != 0x1122334455667788 {
 		t.Fatalf("event %+v: guest read xmm0 = %#x", ev, r.Rdi)
 	}
+	if !r.FPStale {
+		t.Errorf("FP state read back eagerly: FPStale not set")
+	}
+	if err := e.ctx.SyncFP(r); err != nil || r.FPStale {
+		t.Fatalf("SyncFP: %v (stale %v)", err, r.FPStale)
+	}
 	if got := binary.LittleEndian.Uint64(r.FPState[xmm0:]); got != 0x1122334455667788 {
 		t.Errorf("xmm0 after the syscall = %#x", got)
 	}
 	r.Rsi = 0xcafe0000beef
 	if ev := e.switchTo(r); ev.Kind != platform.EventSyscall {
 		t.Fatalf("event %+v", ev)
+	}
+	if err := e.ctx.SyncFP(r); err != nil {
+		t.Fatal(err)
 	}
 	if got := binary.LittleEndian.Uint64(r.FPState[xmm2:]); got != 0xcafe0000beef {
 		t.Errorf("xmm2 set by the guest came back as %#x", got)

@@ -1,7 +1,7 @@
 //go:build ignore
 
-/* openread.c: prints the mean cost in ns of open(2)+read(2)+close(2) of a small
- * file over N rounds. */
+/* openread.c: prints the mean cost in ns of open(2)+read(2) of up to 4 KiB+
+ * close(2) of a file (the bench gives it a 4 KiB one) over N rounds. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -85,9 +85,17 @@ static void tcp_basics(void)
 	close(c);
 	close(s);
 	close(l);
+	/* A port held by a bound socket that does not listen: refused, and
+	 * never a self-connect to a freed port. */
+	int held = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in h = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t hl = sizeof h;
+	bind(held, (struct sockaddr *)&h, sizeof h);
+	getsockname(held, (struct sockaddr *)&h, &hl);
 	int r2 = socket(AF_INET, SOCK_STREAM, 0);
-	CHECK("connect(closed port)", connect(r2, (struct sockaddr *)&a, sizeof a));
+	CHECK("connect(port not listening)", connect(r2, (struct sockaddr *)&h, sizeof h));
 	close(r2);
+	close(held);
 }
 
 static void big_transfer(void)
