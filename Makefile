@@ -9,7 +9,7 @@ DEMO_ROOTFS ?= /tmp/kvsentry-alpine
 GIT_REV     := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS     := $(if $(GIT_REV),-X main.version=0.1.0-dev+$(GIT_REV))
 
-.PHONY: all build test soak bench demo fmt clean
+.PHONY: all build test soak bench bench-short demo fmt clean
 
 all: build
 
@@ -28,8 +28,15 @@ soak:
 	KVSENTRY_SOAK=1 $(GO) test -count=1 -v -timeout 60m ./test/soak
 
 ## bench: the same workloads natively, under kvsentry and under peers, as ratios
+## (full mode, 5 runs per cell; JSON in BENCH_JSON; RUNSC=path adds runsc columns;
+## see test/bench/README.md)
+BENCH_JSON ?= /tmp/kvsentry-bench.json
 bench:
-	$(GO) run ./test/bench
+	$(GO) run ./test/bench -json '$(BENCH_JSON)'
+
+## bench-short: the CI mode of bench (few iterations, 1 run per cell)
+bench-short:
+	$(GO) run ./test/bench -short -json '$(BENCH_JSON)'
 
 ## demo: build, prepare the Alpine rootfs once, run a shell in it
 demo: build

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"kvsentry/vfs"
+	"kvsentry/vfs/tty"
 )
 
 // Config describes one sandbox run.
@@ -38,6 +39,17 @@ type Config struct {
 	Network  string
 	DNS      []string
 	Hostname string
+
+	// TTY gives the guest a terminal (run -t): a pseudo-terminal pair
+	// whose replica, /dev/pts/0 and /dev/console, is init's fds 0, 1 and 2
+	// and its controlling terminal (init leads the session). OnConsole
+	// gets the pair before the guest starts, to drive its master end.
+	TTY       bool
+	OnConsole func(*tty.PTY)
+	// Interactive keeps the guest's stdin open (run -i). Without it the
+	// guest's stdin is /dev/null, as with docker run without -i (with TTY
+	// it is the terminal, which then gets no input).
+	Interactive bool
 }
 
 // vfsOverlay maps Config.Overlay to the vfs options.

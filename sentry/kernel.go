@@ -50,6 +50,8 @@ type Kernel struct {
 	futexes futexTable
 	// locks holds flock(2) and fcntl(2) record locks.
 	locks lockTable
+	// ttys holds the pseudo-terminals and the console (tty.go).
+	ttys ttyTable
 
 	// stats counts platform events, logged at debug level when the sandbox ends.
 	stats struct {

@@ -154,6 +154,7 @@ func newKernel(cfg Config) (*Kernel, error) {
 		return nil, err
 	}
 	k.vfs = v
+	k.setupTerminals()
 	if err := k.setupNetwork(cfg); err != nil {
 		return nil, err
 	}
@@ -182,7 +183,7 @@ func (k *Kernel) newInitTask(cfg Config) (*Task, error) {
 		cwd = p
 	}
 	t.fs.cwd = cwd
-	for i, f := range []*os.File{cfg.Stdin, cfg.Stdout, cfg.Stderr} {
+	for i, f := range hostStdio(cfg) {
 		if f == nil {
 			continue
 		}
@@ -206,6 +207,9 @@ func (k *Kernel) newInitTask(cfg Config) (*Task, error) {
 	k.tgs[pid] = tg
 	k.initTG = tg
 	k.mu.Unlock()
+	if err := k.initStdio(t, cfg); err != nil { // terminal or /dev/null (tty.go)
+		return nil, err
+	}
 	return t, nil
 }
 

@@ -4,10 +4,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"kvsentry/vfs"
+	"kvsentry/vfs/tty"
 )
 
 func init() {
-	register(unix.SYS_IOCTL, "fxx", Partial, "FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; terminal ioctls ENOTTY until the terminal issue", sysIoctl)
+	register(unix.SYS_IOCTL, "fxx", Partial, "FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; terminal ioctls on pseudo-terminals (sys_tty.go); ENOTTY on host files", sysIoctl)
 	register(unix.SYS_FSYNC, "f", Full, "", fsyncFD)
 	register(unix.SYS_FDATASYNC, "f", Full, "", fsyncFD)
 	register(unix.SYS_SYNCFS, "f", Full, "", syncFD)
@@ -33,6 +34,9 @@ func sysIoctl(t *Task, a *sysArgs) (uint64, error) {
 	defer f.DecRef()
 	if f.Flags()&unix.O_PATH != 0 {
 		return 0, unix.EBADF
+	}
+	if e, ok := f.Impl().(tty.End); ok && cmd != fioclex && cmd != fionclex && cmd != fionbio {
+		return t.ttyIoctl(f, e, cmd, arg) // sys_tty.go
 	}
 	switch cmd {
 	case fioclex:

@@ -44,6 +44,9 @@ func checkRange(addr, n uint64) error {
 // readInto reads up to n bytes from f into guest memory at addr. pread
 // selects positional reads at off.
 func (t *Task) readInto(f *vfs.File, addr, n uint64, pread bool, off int64) (uint64, error) {
+	if err := t.ttyAccessCheck(f, false); err != nil { // job control (sys_tty.go)
+		return 0, err
+	}
 	if n > maxRW {
 		n = maxRW
 	}
@@ -98,6 +101,9 @@ func (t *Task) readInto(f *vfs.File, addr, n uint64, pread bool, off int64) (uin
 
 // writeFrom writes n bytes of guest memory at addr to f.
 func (t *Task) writeFrom(f *vfs.File, addr, n uint64, pwrite bool, off int64) (uint64, error) {
+	if err := t.ttyAccessCheck(f, true); err != nil { // job control (sys_tty.go)
+		return 0, err
+	}
 	if n > maxRW {
 		n = maxRW
 	}

@@ -25,8 +25,9 @@ func readRandom(p []byte) (int, error) {
 	return n, nil
 }
 
-// devices maps device numbers to behaviour; numbers absent here (tty,
-// console, ptmx, anything else) fail to open with ENXIO.
+// devices maps device numbers to behaviour; numbers absent here fail to
+// open with ENXIO. Terminals (tty, console, ptmx, pts/N) open through the
+// Terminals driver (terminal.go).
 var devices = map[uint64]*device{
 	unix.Mkdev(1, 3): {read: readNothing, write: writeAll},           // null
 	unix.Mkdev(1, 5): {read: readZeros, write: writeAll, zero: true}, // zero

@@ -125,6 +125,9 @@ func (v *VFS) openLocked(c *Ctx, start Path, name string, flags int, mode uint32
 		}
 		return f, nil, nil
 	case unix.S_IFCHR:
+		if f, ok, err := v.openTerminal(c, p, in, flags); ok {
+			return f, nil, err
+		}
 		d, err := openDevice(in.rdev)
 		if err != nil {
 			return nil, nil, err

@@ -27,6 +27,9 @@ type VFS struct {
 	mounts    map[mountKey]*mount // mounted-on dentries
 	mntList   []*mount            // in mount order, for /proc/mounts
 	nextMntID int
+
+	// terms is the terminal driver (terminal.go); nil: ENXIO.
+	terms Terminals
 }
 
 type mountKey struct {

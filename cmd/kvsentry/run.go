@@ -61,6 +61,7 @@ type runOptions struct {
 	Net      networkOptions
 	Overlay  string
 	Mounts   []vfs.BindMount
+	TTY      ttyOptions // -t, -i (run_tty.go)
 }
 
 // mountFlag collects repeated --mount HOST:GUEST[:ro] flags.
@@ -154,6 +155,7 @@ func parseRunArgs(args []string, lookupEnv func(string) (string, bool)) (*runOpt
 	addNetworkFlags(fs, &o.Net)
 	fs.StringVar(&o.Overlay, "overlay", "memory", "")
 	fs.Var(mountFlag{mounts: &o.Mounts}, "mount", "")
+	addTTYFlags(fs, &o.TTY)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -187,7 +189,7 @@ func parseRunArgs(args []string, lookupEnv func(string) (string, bool)) (*runOpt
 func runMain(args []string, stdout, stderr io.Writer) int {
 	o, err := parseRunArgs(args, os.LookupEnv)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, runUsage+"\nNetwork flags:\n"+networkUsage)
+		fmt.Fprint(stdout, runUsage+"\nNetwork flags:\n"+networkUsage+"\nTerminal flags:\n"+ttyUsage)
 		return 0
 	}
 	if err != nil {
@@ -215,7 +217,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	logrus.WithFields(logrus.Fields{"version": version, "rootfs": o.Rootfs, "platform": o.Platform,
 		"argv": o.Argv, "cwd": o.Cwd}).Debug("kvsentry run")
 
-	status, err := sentry.Run(sentry.Config{
+	status, err := runSentry(o.TTY, sentry.Config{
 		RootfsDir: o.Rootfs,
 		Platform:  o.Platform,
 		Argv:      o.Argv,

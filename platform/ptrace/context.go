@@ -59,9 +59,10 @@ func (c *Context) Switch(as platform.AddressSpace, regs *platform.Registers) (pl
 	t := c.lastT
 	if c.lastAS != pas || t == nil || t.tracer != tid || t.dead.Load() {
 		if regs.FPStale {
-			// The live FP state is in the stub thread being left.
-			if err := c.SyncFP(regs); err != nil {
-				return platform.Event{}, err
+			// The live FP state is in the stub thread being left; if that
+			// thread is gone, FPState's bytes are the best left.
+			if c.SyncFP(regs) != nil {
+				regs.FPStale = false
 			}
 		}
 		var err error

@@ -12,12 +12,12 @@ import (
 func TestBenchThreadScaling(t *testing.T) {
 	harness.RequireRoot(t)
 	harness.MuslGCC(t)
-	bin, rootA, rootB, err := setup()
+	p, err := setup()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var w *workload
-	for _, x := range workloads() {
+	for _, x := range workloads(benchEnv{}) {
 		if x.name == threadScaleWorkload {
 			w = &x
 		}
@@ -25,8 +25,8 @@ func TestBenchThreadScaling(t *testing.T) {
 	if w == nil {
 		t.Fatalf("no %q row among the workloads", threadScaleWorkload)
 	}
-	for _, r := range []runner{nativeRunner(rootB), kvsentryRunner(bin, rootA)} {
-		v, err := measureMedian(r, *w, true, 1)
+	for _, r := range []runner{nativeRunner(p.rootB), kvsentryRunner(p.bin, p.rootA, "ptrace")} {
+		v, _, err := measureMedian(r, *w, true, 1)
 		if err != nil || v <= 0 {
 			t.Errorf("%s / %s: no number (value %v, error %v)", w.name, r.name, v, err)
 			continue

@@ -1,0 +1,247 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"kvsentry/test/internal/harness"
+)
+
+// The terminal tests drive "kvsentry run -it" in a tmux pane with
+// send-keys and read the screen with capture-pane, as a person at a
+// terminal would (issue 7).
+
+// tmuxSeq numbers the tmux servers of this process.
+var tmuxSeq atomic.Int64
+
+// tmuxWait is how long a screen may take to show what a test waits for
+// (generous: the machine is shared and slow).
+const tmuxWait = 60 * time.Second
+
+// prompt is busybox ash's prompt for root in /.
+const prompt = "/ # "
+
+// tmuxTerm is a tmux pane on a private tmux server running a command.
+type tmuxTerm struct {
+	t          *testing.T
+	sock, name string
+}
+
+// newTmux starts cmd (a host shell command) in a detached cols x rows
+// tmux session; the session and its server are killed at cleanup.
+func newTmux(t *testing.T, cols, rows int, cmd string) *tmuxTerm {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed: the terminal tests drive kvsentry run -it through it")
+	}
+	name := fmt.Sprintf("kvsentry-tty-%d-%d", os.Getpid(), tmuxSeq.Add(1))
+	m := &tmuxTerm{t: t, sock: name, name: name}
+	t.Cleanup(func() {
+		exec.Command("tmux", "-L", m.sock, "kill-session", "-t", m.name).Run()
+		exec.Command("tmux", "-L", m.sock, "kill-server").Run()
+	})
+	m.run("new-session", "-d", "-s", name, "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows), cmd)
+	return m
+}
+
+// kvsentryShell is the host command running an interactive guest shell.
+func kvsentryShell(t *testing.T) string {
+	return fmt.Sprintf("%s run -it -e TERM=xterm --rootfs %s /bin/sh", harness.Kvsentry(t), harness.Rootfs(t))
+}
+
+// run runs a tmux command on the pane's server.
+func (m *tmuxTerm) run(args ...string) string {
+	m.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", m.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		m.t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// keys sends tmux key names (C-c, Enter, Escape ...).
+func (m *tmuxTerm) keys(keys ...string) {
+	m.t.Helper()
+	m.run(append([]string{"send-keys", "-t", m.name}, keys...)...)
+}
+
+// line types s literally, then Enter.
+func (m *tmuxTerm) line(s string) {
+	m.t.Helper()
+	m.run("send-keys", "-t", m.name, "-l", s)
+	m.keys("Enter")
+}
+
+// screen is the pane's visible text.
+func (m *tmuxTerm) screen() string {
+	m.t.Helper()
+	return m.run("capture-pane", "-p", "-t", m.name)
+}
+
+// waitFor polls the screen until ok accepts it, failing after tmuxWait.
+func (m *tmuxTerm) waitFor(what string, ok func(string) bool) string {
+	m.t.Helper()
+	deadline := time.Now().Add(tmuxWait)
+	for {
+		s := m.screen()
+		if ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("waiting for %s; the screen is:\n%s", what, s)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitLine waits for a screen line equal to want (trailing blanks aside).
+func (m *tmuxTerm) waitLine(want string) string {
+	m.t.Helper()
+	return m.waitFor(fmt.Sprintf("a line %q", want), func(s string) bool { return hasLine(s, want) })
+}
+
+// waitPrompts waits until the prompt has been shown n times.
+func (m *tmuxTerm) waitPrompts(n int) {
+	m.t.Helper()
+	m.waitFor(fmt.Sprintf("prompt #%d", n), func(s string) bool { return strings.Count(s, prompt) >= n })
+}
+
+// hasLine reports whether a line of s is want.
+func hasLine(s, want string) bool {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimRight(l, " ") == want {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTTYShell: the prompt, a command, tty, and stty size before and
+// after a resize of the tmux window.
+func TestTTYShell(t *testing.T) {
+	t.Parallel()
+	m := newTmux(t, 80, 24, kvsentryShell(t))
+	m.waitPrompts(1)
+	m.line(`echo hel""lo`)
+	m.waitLine("hello")
+	m.line("tty")
+	m.waitFor("a /dev/pts or /dev/console path", func(s string) bool {
+		return hasLine(s, "/dev/pts/0") || hasLine(s, "/dev/console")
+	})
+	m.line("stty size")
+	m.waitLine("24 80")
+	m.run("resize-window", "-t", m.name, "-x", "100", "-y", "30")
+	m.waitFor("the resize", func(s string) bool { return len(strings.Split(s, "\n")) >= 30 })
+	m.line("stty size")
+	m.waitLine("30 100")
+}
+
+// TestTTYJobControl: Ctrl-C and Ctrl-Z on sleep, then jobs, bg, fg and
+// kill %1.
+func TestTTYJobControl(t *testing.T) {
+	t.Parallel()
+	m := newTmux(t, 80, 40, kvsentryShell(t))
+	m.waitPrompts(1)
+	m.line("sleep 100")
+	m.waitFor("sleep to start", func(s string) bool { return hasLine(s, prompt+"sleep 100") })
+	start := time.Now()
+	m.keys("C-c")
+	m.waitPrompts(2)
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("Ctrl-C took %v to give the prompt back", d)
+	}
+	m.line("sleep 100")
+	m.waitFor("sleep to start", func(s string) bool { return strings.Count(s, prompt+"sleep 100") == 2 })
+	m.keys("C-z")
+	m.waitFor("the job stopped", func(s string) bool { return strings.Contains(s, "Stopped") })
+	m.waitPrompts(3)
+	m.line("jobs")
+	m.waitFor("jobs to list it", func(s string) bool {
+		return strings.Contains(s, prompt+"jobs\n[1]+  Stopped                    sleep 100")
+	})
+	m.line("bg")
+	m.waitLine("[1] sleep 100")
+	m.line("jobs")
+	m.waitFor("the job running", func(s string) bool { return strings.Contains(s, "[1]+  Running") })
+	m.line("fg")
+	m.waitFor("fg", func(s string) bool { return strings.Contains(s, prompt+"fg\nsleep 100") })
+	m.keys("C-c")
+	m.waitPrompts(7)
+	m.line("sleep 100 &")
+	m.waitPrompts(8)
+	m.line("kill %1")
+	m.waitFor("the job killed", func(s string) bool { return strings.Contains(s, "Terminated") })
+	m.line("jobs; echo jobs-done")
+	m.waitFor("an empty job list", func(s string) bool {
+		return strings.Contains(s, prompt+"jobs; echo jobs-done\njobs-done")
+	})
+}
+
+// TestTTYFullScreen: vi edits and writes a file, less pages one, top
+// draws and quits with q.
+func TestTTYFullScreen(t *testing.T) {
+	t.Parallel()
+	m := newTmux(t, 80, 24, kvsentryShell(t))
+	m.waitPrompts(1)
+	m.line("vi /tmp/f")
+	m.waitFor("vi", func(s string) bool { return strings.Contains(s, "/tmp/f") && strings.Contains(s, "~\n~") })
+	m.keys("i")
+	m.run("send-keys", "-t", m.name, "-l", "typed in vi")
+	m.waitFor("the text", func(s string) bool { return strings.Contains(s, "typed in vi") })
+	m.keys("Escape")
+	// busybox vi takes an ESC followed at once by more keys for an escape
+	// sequence, natively too: wait as a typist would.
+	time.Sleep(300 * time.Millisecond)
+	m.run("send-keys", "-t", m.name, "-l", ":wq")
+	m.keys("Enter")
+	m.waitPrompts(1)
+	m.line("clear; cat /tmp/f")
+	m.waitLine("typed in vi")
+
+	m.line("clear; seq 1 100 > /tmp/n; less /tmp/n")
+	m.waitFor("less's first page", func(s string) bool { return hasLine(s, "23") && !hasLine(s, "30") })
+	m.keys("Space")
+	m.waitFor("the second page", func(s string) bool { return hasLine(s, "30") })
+	m.keys("q")
+	m.waitFor("the prompt after less", func(s string) bool { return strings.HasSuffix(strings.TrimRight(s, "\n "), "#") })
+
+	m.line("clear; top")
+	m.waitFor("top's display", func(s string) bool { return strings.Contains(s, "PID") && strings.Contains(s, "COMMAND") })
+	m.keys("q")
+	m.line("clear; echo top-done")
+	m.waitLine("top-done")
+}
+
+// TestTTYExitStatus: exit 5 ends the run with status 5 and the host
+// terminal is back in its previous mode.
+func TestTTYExitStatus(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	before, after := filepath.Join(dir, "before"), filepath.Join(dir, "after")
+	cmd := fmt.Sprintf("stty -g > %s; %s; echo EXIT:$?; stty -g > %s; sleep 3600", before, kvsentryShell(t), after)
+	m := newTmux(t, 80, 24, cmd)
+	m.waitPrompts(1)
+	m.line("exit 5")
+	m.waitLine("EXIT:5")
+	deadline := time.Now().Add(tmuxWait)
+	for {
+		a, _ := os.ReadFile(after)
+		if len(a) > 0 {
+			b, _ := os.ReadFile(before)
+			if string(a) != string(b) || len(b) == 0 {
+				t.Errorf("stty -g before %q, after %q", b, a)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no stty -g after the run; screen:\n%s", m.screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
