@@ -215,3 +215,20 @@ func sysFtruncate(t *Task, a *sysArgs) (uint64, error) {
 
 // nowTimespec is the current time as a Timespec.
 func nowTimespec() unix.Timespec { return unix.NsecToTimespec(time.Now().UnixNano()) }
+
+func init() {
+	register(unix.SYS_FALLOCATE, "fxdd", Full, "", sysFallocate)
+}
+
+// sysFallocate implements fallocate(2).
+func sysFallocate(t *Task, a *sysArgs) (uint64, error) {
+	f, _, err := t.fds.Get(int32(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if f.Flags()&unix.O_PATH != 0 {
+		return 0, unix.EBADF
+	}
+	return 0, f.Fallocate(uint32(a[1]), int64(a[2]), int64(a[3]))
+}

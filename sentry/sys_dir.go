@@ -27,12 +27,16 @@ func sysGetcwd(t *Task, a *sysArgs) (uint64, error) {
 	return uint64(len(s)), nil
 }
 
-// setDir resolves name to a searchable directory.
+// lookupDir resolves name (or, when name is "", start itself) to a
+// searchable directory.
 func (t *Task) lookupDir(start vfs.Path, name string) (vfs.Path, error) {
 	c := t.vctx()
-	p, err := t.k.vfs.Lookup(c, start, name, true)
-	if err != nil {
-		return vfs.Path{}, err
+	p := start
+	if name != "" {
+		var err error
+		if p, err = t.k.vfs.Lookup(c, start, name, true); err != nil {
+			return vfs.Path{}, err
+		}
 	}
 	st, err := t.k.vfs.Stat(c, p, "", true)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"kvsentry/vfs"
+	"kvsentry/vfs/socket"
 	"kvsentry/vfs/tty"
 )
 
@@ -61,7 +62,50 @@ func sysIoctl(t *Task, a *sysArgs) (uint64, error) {
 		}
 		return 0, t.copyOutUint32(arg, uint32(n))
 	}
+	if _, isSock := f.Impl().(socket.Socket); isSock && socket.IsInterfaceIoctl(cmd) {
+		return 0, t.interfaceIoctl(cmd, arg)
+	}
 	return f.Ioctl(cmd, arg)
+}
+
+// interfaceIoctl answers the SIOC*IF* ioctls from the sandbox's network
+// namespace (what ifconfig and getifaddrs' fallback use).
+func (t *Task) interfaceIoctl(cmd uint32, arg uint64) error {
+	st := t.k.netStack()
+	if cmd == unix.SIOCGIFCONF {
+		// struct ifconf { int ifc_len; char *ifc_buf; }
+		hdr := make([]byte, 16)
+		if _, err := t.mm.CopyIn(arg, hdr); err != nil {
+			return err
+		}
+		size := int(int32(leUint32(hdr)))
+		bufAddr := leUint64(hdr[8:])
+		if size < 0 {
+			return unix.EINVAL
+		}
+		if bufAddr == 0 {
+			size = 0
+		}
+		recs, n, err := st.InterfaceConf(size)
+		if err != nil {
+			return err
+		}
+		if len(recs) > 0 {
+			if _, err := t.mm.CopyOut(bufAddr, recs); err != nil {
+				return err
+			}
+		}
+		return t.copyOutUint32(arg, uint32(n))
+	}
+	ifr := make([]byte, socket.IfreqSize)
+	if _, err := t.mm.CopyIn(arg, ifr); err != nil {
+		return err
+	}
+	if err := st.InterfaceIoctl(cmd, ifr); err != nil {
+		return err
+	}
+	_, err := t.mm.CopyOut(arg, ifr)
+	return err
 }
 
 // syncFD validates the fd of fsync-like calls; the in-memory overlay has

@@ -262,7 +262,7 @@ func (c *Context) runOn(u *vcpu, as *AddressSpace, regs *platform.Registers) (pl
 	}
 }
 
-var debugExits = true
+var debugExits = false
 
 // Interrupt makes the running Switch (or the next one) return
 // EventInterrupt. Any goroutine may call it.

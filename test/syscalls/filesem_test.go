@@ -43,5 +43,13 @@ func TestFileSemantics(t *testing.T) {
 		"nlink of open fd: 1\n", "after O_APPEND: hello!\n", "open loop: -1 ELOOP\n",
 		"rmdir d (not empty): -1 ENOTEMPTY\n", "rename b d/f NOREPLACE: -1 EEXIST\n",
 		"cwd after /../../..: /\n", "getxattr small buffer: -1 ERANGE\n", "  names=user.k\n",
-		"  linked data=tmp\n")
+		"  linked data=tmp\n", "fchdir /etc: 0\n  cwd=/etc\n", "fchdir file: -1 ENOTDIR\n")
+}
+
+// TestFallocate compares fallocate.c: allocation extending the size,
+// KEEP_SIZE, PUNCH_HOLE zeroing, and the EOPNOTSUPP/EINVAL cases.
+func TestFallocate(t *testing.T) {
+	harness.RequireRoot(t)
+	prog := harness.BuildAndInstallC(t, "fallocate.c", "fallocate", true)
+	differential(t, []string{prog}, 0, "size 100\n", "ab..efgh\n", "punch without keep: -1 Not supported\n")
 }

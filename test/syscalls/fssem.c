@@ -116,5 +116,12 @@ int main(void) {
 	} else {
 		printf("O_TMPFILE: %s\n", strerrorname_np(errno));
 	}
+	/* fchdir to a directory fd, and to a non-directory. */
+	int dfd = open("/etc", O_RDONLY | O_DIRECTORY);
+	CHECK("fchdir /etc", fchdir(dfd));
+	getcwd(b, sizeof b);
+	printf("  cwd=%s\n", b);
+	int ffd = open("/etc/passwd", O_RDONLY);
+	CHECK("fchdir file", fchdir(ffd));
 	return 0;
 }

@@ -150,3 +150,28 @@ func hostRecvmsg(fd int, dst []byte, ctlLen, flags int) (n int, from, ctl []byte
 	}
 	return int(r), from, ctl, int(msg.Flags), nil
 }
+
+// ioctlBuf runs ioctl(fd, cmd, buf) with buf passed by address.
+func ioctlBuf(fd int, cmd uint, buf []byte) error {
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(cmd), uintptr(bufPtr(buf)))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// ifconf runs SIOCGIFCONF into buf and returns the bytes filled.
+func ifconf(fd int, buf []byte) (int, error) {
+	var ifc struct {
+		len int32
+		_   int32
+		buf unsafe.Pointer
+	}
+	ifc.len = int32(len(buf))
+	ifc.buf = bufPtr(buf)
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCGIFCONF, uintptr(unsafe.Pointer(&ifc)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(ifc.len), nil
+}
