@@ -22,6 +22,15 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 
+## test-kvm: the end-to-end and differential suites again on the KVM
+## platform (KVSENTRY_PLATFORM=kvm); skipped when kvm does not work here
+test-kvm: build
+	@if bin/kvsentry platforms | grep -q '^kvm *works'; then \
+		KVSENTRY_PLATFORM=kvm $(GO) test -count=1 -timeout 30m ./test/e2e ./test/syscalls; \
+	else \
+		echo "test-kvm: skipped: $$(bin/kvsentry platforms | grep '^kvm')"; \
+	fi
+
 ## soak: long fork+exec soak tests (100,000 cycles; 4 x 5,000 in parallel),
 ## reporting the count and the sentry's peak RSS; not part of `make test`
 soak:

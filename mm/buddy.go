@@ -26,26 +26,28 @@ type buddy struct {
 	bitmap []uint64
 	// head[o] is the first free block of order o, or none.
 	head [maxOrder + 1]int64
-	// next/prev link free blocks (indexed by the block's first page).
-	next, prev []int64
-	// freeOrder[p] is the order of the free block starting at page p, or -1.
-	freeOrder []int8
-	free      uint64
+	// links holds the free blocks, keyed by their first page: their order
+	// and the neighbours in that order's free list. Its size follows the
+	// number of free blocks, not the pool's (a mostly free pool is a few
+	// large blocks), so a big pool costs the sentry little memory.
+	links map[uint64]freeLink
+	free  uint64
+}
+
+// freeLink is one free block's list membership.
+type freeLink struct {
+	next, prev int64
+	order      int8
 }
 
 func newBuddy(npages uint64) *buddy {
 	b := &buddy{
-		npages:    npages,
-		bitmap:    make([]uint64, (npages+63)/64),
-		next:      make([]int64, npages),
-		prev:      make([]int64, npages),
-		freeOrder: make([]int8, npages),
+		npages: npages,
+		bitmap: make([]uint64, (npages+63)/64),
+		links:  map[uint64]freeLink{},
 	}
 	for i := range b.head {
 		b.head[i] = none
-	}
-	for i := range b.freeOrder {
-		b.freeOrder[i] = none
 	}
 	// Carve [0, npages) into maximal aligned blocks.
 	for p := uint64(0); p < npages; {
@@ -61,26 +63,38 @@ func newBuddy(npages uint64) *buddy {
 }
 
 func (b *buddy) push(p uint64, o int) {
-	b.freeOrder[p] = int8(o)
-	b.prev[p] = none
-	b.next[p] = b.head[o]
-	if b.head[o] != none {
-		b.prev[b.head[o]] = int64(p)
+	b.links[p] = freeLink{next: b.head[o], prev: none, order: int8(o)}
+	if h := b.head[o]; h != none {
+		l := b.links[uint64(h)]
+		l.prev = int64(p)
+		b.links[uint64(h)] = l
 	}
 	b.head[o] = int64(p)
 }
 
 func (b *buddy) unlink(p uint64) {
-	o := int(b.freeOrder[p])
-	if b.prev[p] != none {
-		b.next[b.prev[p]] = b.next[p]
+	l := b.links[p]
+	if l.prev != none {
+		pl := b.links[uint64(l.prev)]
+		pl.next = l.next
+		b.links[uint64(l.prev)] = pl
 	} else {
-		b.head[o] = b.next[p]
+		b.head[l.order] = l.next
 	}
-	if b.next[p] != none {
-		b.prev[b.next[p]] = b.prev[p]
+	if l.next != none {
+		nl := b.links[uint64(l.next)]
+		nl.prev = l.prev
+		b.links[uint64(l.next)] = nl
 	}
-	b.freeOrder[p] = none
+	delete(b.links, p)
+}
+
+// freeOrder is the order of the free block starting at page p, or -1.
+func (b *buddy) freeOrder(p uint64) int {
+	if l, ok := b.links[p]; ok {
+		return int(l.order)
+	}
+	return none
 }
 
 // rangeBits reports whether every bit of [p, p+n) equals set.
@@ -173,7 +187,7 @@ func (b *buddy) freeBlock(p uint64, order int) (start uint64, merged int, err er
 		if bp+1<<order > b.npages {
 			break
 		}
-		if int(b.freeOrder[bp]) != order || !b.rangeBits(bp, 1<<order, false) {
+		if b.freeOrder(bp) != order || !b.rangeBits(bp, 1<<order, false) {
 			break
 		}
 		b.unlink(bp)
@@ -188,7 +202,7 @@ func (b *buddy) freeBlock(p uint64, order int) (start uint64, merged int, err er
 func (b *buddy) freeBlocks() [maxOrder + 1]int {
 	var c [maxOrder + 1]int
 	for o := range c {
-		for p := b.head[o]; p != none; p = b.next[p] {
+		for p := b.head[o]; p != none; p = b.links[uint64(p)].next {
 			c[o]++
 		}
 	}

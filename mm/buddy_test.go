@@ -17,11 +17,11 @@ func TestBuddyPartialFreeDoesNotMergeWithHeldBuddy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if b.freeOrder[p+1] != 0 {
-		t.Errorf("page %d: free order %d, want 0 (its buddy %d is held)", p+1, b.freeOrder[p+1], p)
+	if b.freeOrder(p+1) != 0 {
+		t.Errorf("page %d: free order %d, want 0 (its buddy %d is held)", p+1, b.freeOrder(p+1), p)
 	}
-	if b.freeOrder[p+2] != 1 {
-		t.Errorf("pages %d-%d should have merged to order 1, got %d", p+2, p+3, b.freeOrder[p+2])
+	if b.freeOrder(p+2) != 1 {
+		t.Errorf("pages %d-%d should have merged to order 1, got %d", p+2, p+3, b.freeOrder(p+2))
 	}
 	// Every allocation now must avoid p.
 	var got []uint64
@@ -57,7 +57,7 @@ func TestBuddyNoMergeWithBuddyOutsideFreeLists(t *testing.T) {
 	if _, order, err := b.freeBlock(x, 0); err != nil || order != 0 {
 		t.Fatalf("free merged with a buddy outside the free lists: order %d err %v", order, err)
 	}
-	if b.freeOrder[y] != none {
+	if b.freeOrder(y) != none {
 		t.Fatal("reserved buddy reappeared in the free lists")
 	}
 	for {

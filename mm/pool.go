@@ -16,9 +16,40 @@ type Pool struct {
 	size uint64
 	mem  []byte
 
-	mu   sync.Mutex
-	b    *buddy
-	refs []int32
+	mu sync.Mutex
+	b  *buddy
+	// refChunks holds the per-page reference counts in chunks made on
+	// first use, so an untouched part of a large pool costs no memory.
+	refChunks [][]int32
+	// dirty has a bit per page that may hold non-zero bytes: pages never
+	// handed out, or given back to the host by a hole punch, read as zero
+	// and need no clearing on allocation.
+	dirty []uint64
+}
+
+// refChunkPages is how many pages' reference counts one chunk holds.
+const refChunkPages = 4096
+
+// ref returns the reference count of page pg, making its chunk if needed
+// (mu held).
+func (p *Pool) ref(pg uint64) *int32 {
+	c := pg / refChunkPages
+	if p.refChunks[c] == nil {
+		p.refChunks[c] = make([]int32, refChunkPages)
+	}
+	return &p.refChunks[c][pg%refChunkPages]
+}
+
+// refCount reads page pg's count without making its chunk (mu held).
+func (p *Pool) refCount(pg uint64) int32 {
+	if pg >= p.size/PageSize {
+		return 0
+	}
+	c := p.refChunks[pg/refChunkPages]
+	if c == nil {
+		return 0
+	}
+	return c[pg%refChunkPages]
 }
 
 // NewPool creates a pool of size bytes (rounded up to pages): memfd_create(2)
@@ -43,7 +74,9 @@ func NewPool(size uint64) (*Pool, error) {
 		return nil, err
 	}
 	np := size / PageSize
-	return &Pool{fd: fd, size: size, mem: mem, b: newBuddy(np), refs: make([]int32, np)}, nil
+	return &Pool{fd: fd, size: size, mem: mem, b: newBuddy(np),
+		refChunks: make([][]int32, (np+refChunkPages-1)/refChunkPages),
+		dirty:     make([]uint64, (np+63)/64)}, nil
 }
 
 // Close unmaps and closes the pool; no page of it may be used afterwards.
@@ -75,18 +108,30 @@ func (p *Pool) Alloc(order int) (uint64, error) {
 	}
 	p.mu.Lock()
 	pg, ok := p.b.alloc(order)
+	var toClear []uint64
 	if ok {
 		for i := pg; i < pg+1<<order; i++ {
-			p.refs[i] = 1
+			*p.ref(i) = 1
+			if p.dirty[i/64]&(1<<(i%64)) != 0 {
+				toClear = append(toClear, i)
+			} else {
+				p.dirty[i/64] |= 1 << (i % 64)
+			}
 		}
 	}
 	p.mu.Unlock()
 	if !ok {
 		return 0, unix.ENOMEM
 	}
-	off := pg * PageSize
-	clear(p.mem[off : off+PageSize<<order])
-	return off, nil
+	if len(toClear) == 1<<order {
+		off := pg * PageSize
+		clear(p.mem[off : off+PageSize<<order])
+	} else {
+		for _, i := range toClear {
+			clear(p.mem[i*PageSize : (i+1)*PageSize])
+		}
+	}
+	return pg * PageSize, nil
 }
 
 // IncRef takes one more reference on the page at off (Linux get_page).
@@ -94,11 +139,11 @@ func (p *Pool) IncRef(off uint64) {
 	pg := off / PageSize
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if pg >= uint64(len(p.refs)) || p.refs[pg] <= 0 {
+	if p.refCount(pg) <= 0 {
 		logrus.Errorf("mm: IncRef of free or out-of-range pool page %#x", off)
 		return
 	}
-	p.refs[pg]++
+	*p.ref(pg)++
 }
 
 // DecRef drops one reference on the page at off (Linux put_page); the last
@@ -107,12 +152,13 @@ func (p *Pool) DecRef(off uint64) {
 	pg := off / PageSize
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if pg >= uint64(len(p.refs)) || p.refs[pg] <= 0 {
+	if p.refCount(pg) <= 0 {
 		logrus.Errorf("mm: DecRef of free or out-of-range pool page %#x", off)
 		return
 	}
-	p.refs[pg]--
-	if p.refs[pg] > 0 {
+	r := p.ref(pg)
+	*r--
+	if *r > 0 {
 		return
 	}
 	_, order, err := p.b.freeBlock(pg, 0)
@@ -124,9 +170,15 @@ func (p *Pool) DecRef(off uint64) {
 		// The 2 MiB block holding pg just became wholly free: give its memory
 		// back to the host (fallocate(2) FALLOC_FL_PUNCH_HOLE). Done under mu so
 		// that no one can allocate the range meanwhile.
-		start := (pg &^ (1<<punchOrder - 1)) * PageSize
+		first := pg &^ (1<<punchOrder - 1)
+		start := first * PageSize
 		if err := unix.Fallocate(p.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(start), PageSize<<punchOrder); err != nil {
 			logrus.Debugf("mm: punch hole %#x: %v", start, err)
+		} else {
+			// The punched pages read as zero again.
+			for w := first / 64; w < (first+1<<punchOrder)/64; w++ {
+				p.dirty[w] = 0
+			}
 		}
 	}
 }
@@ -136,10 +188,7 @@ func (p *Pool) RefCount(off uint64) int {
 	pg := off / PageSize
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if pg >= uint64(len(p.refs)) {
-		return 0
-	}
-	return int(p.refs[pg])
+	return int(p.refCount(pg))
 }
 
 // Bytes is the sentry's view of [off, off+length) of the pool.

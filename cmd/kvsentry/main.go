@@ -69,6 +69,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return rootfsMain(rest, stdout, stderr)
 	case "syscalls":
 		return syscallsMain(rest, stdout, stderr)
+	case "platforms": // platforms_cmd.go
+		return platformsMain(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "kvsentry version %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0

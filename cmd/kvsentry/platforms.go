@@ -4,5 +4,6 @@ package main
 // init functions (see package platform); importing them here makes them
 // available to --platform.
 import (
+	_ "kvsentry/platform/kvm"
 	_ "kvsentry/platform/ptrace"
 )

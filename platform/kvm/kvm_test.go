@@ -160,7 +160,7 @@ func TestHardwareEvents(t *testing.T) {
 	// The platform's own pages are out of reach.
 	r = e.regsAt(codeLoadData)
 	binary.LittleEndian.PutUint64(e.pool[2:], kernBase+privBlocks+blkData)
-	if ev := e.switchTo(r); ev.Kind != platform.EventFault || ev.Code != segvAccErr {
+	if ev := e.switchTo(r); ev.Kind != platform.EventFault || ev.Addr != kernBase+privBlocks+blkData {
 		t.Errorf("load from the stub's data page: event %+v", ev)
 	}
 }
@@ -252,12 +252,15 @@ func TestUnmapFaultsAgain(t *testing.T) {
 	e.mustMap(0x5000000, 3, platform.ReadWrite)
 	r = e.regsAt(codeSyscallThenFault)
 	e.switchTo(r)
-	if ev := e.switchTo(r); ev.Kind == platform.EventFault {
-		t.Fatalf("store to rw page: %+v", ev)
+	r.Rax = 7
+	e.switchTo(r)
+	if got := binary.LittleEndian.Uint64(e.pool[3*pageSize:]); got != 7 {
+		t.Fatalf("store to rw page wrote %d", got)
 	}
 	e.mustMap(0x5000000, 3, platform.Read)
 	r = e.regsAt(codeSyscallThenFault)
 	e.switchTo(r)
+	r.Rax = 8
 	if ev := e.switchTo(r); ev.Kind != platform.EventFault || ev.Code != segvAccErr || ev.Addr != 0x5000000 {
 		t.Fatalf("store after downgrade: %+v", ev)
 	}
@@ -291,7 +294,7 @@ func TestReleaseAndReuse(t *testing.T) {
 		}
 		as.Release()
 	}
-	if _, err := e.ctx.Switch(e.as, e.regsAt(codeSpin)); err != nil {
+	if _, err := e.ctx.Switch(e.as, e.regsAt(codeGetpidLoop)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -44,7 +44,8 @@ type vm struct {
 	afterTouch []freedPage
 	vcpus      []*vcpu
 
-	idle chan *vcpu
+	idle    chan *vcpu
+	waiting atomic.Int32
 }
 
 // freedPage is a private page waiting for its shadow zap before reuse.
@@ -276,15 +277,17 @@ func (v *vm) touched(fp []freedPage) uint64 {
 // running ones (they return EventInterrupt), so guest threads share the
 // vCPUs. It returns nil if c is interrupted meanwhile.
 func (v *vm) acquire(c *Context) (*vcpu, error) {
-	if l := c.last; l != nil && l.busy.CompareAndSwap(false, true) {
-		return l, nil
-	}
-	select {
-	case u := <-v.idle:
-		if u.busy.CompareAndSwap(false, true) {
-			return u, nil
+	if v.waiting.Load() == 0 {
+		if l := c.last; l != nil && l.busy.CompareAndSwap(false, true) {
+			return l, nil
 		}
-	default:
+		select {
+		case u := <-v.idle:
+			if u.busy.CompareAndSwap(false, true) {
+				return u, nil
+			}
+		default:
+		}
 	}
 	v.mu.Lock()
 	if len(v.vcpus) < v.maxVCPUs {
@@ -299,6 +302,10 @@ func (v *vm) acquire(c *Context) (*vcpu, error) {
 		return u, nil
 	}
 	v.mu.Unlock()
+	// Waiters queue on the idle channel (first come, first served) and
+	// keep the fast path above closed while they wait.
+	v.waiting.Add(1)
+	defer v.waiting.Add(-1)
 	t := time.NewTimer(timeslice)
 	defer t.Stop()
 	for {

@@ -109,7 +109,19 @@ func (m *tmuxTerm) waitLine(want string) string {
 // waitPrompts waits until the prompt has been shown n times.
 func (m *tmuxTerm) waitPrompts(n int) {
 	m.t.Helper()
-	m.waitFor(fmt.Sprintf("prompt #%d", n), func(s string) bool { return strings.Count(s, prompt) >= n })
+	m.waitFor(fmt.Sprintf("prompt #%d", n), func(s string) bool { return promptCount(s) >= n })
+}
+
+// promptCount counts the screen lines starting with the prompt
+// (capture-pane drops the prompt's trailing blank).
+func promptCount(s string) int {
+	c := 0
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l+" ", prompt) {
+			c++
+		}
+	}
+	return c
 }
 
 // hasLine reports whether a line of s is want.
@@ -148,39 +160,67 @@ func TestTTYJobControl(t *testing.T) {
 	t.Parallel()
 	m := newTmux(t, 80, 40, kvsentryShell(t))
 	m.waitPrompts(1)
-	m.line("sleep 100")
-	m.waitFor("sleep to start", func(s string) bool { return hasLine(s, prompt+"sleep 100") })
+	// "go" shows once the shell has left its line editor's raw mode: keys
+	// sent before would be data for the editor rather than signals.
+	m.line("echo go; sleep 100")
+	m.waitLine("go")
 	start := time.Now()
-	m.keys("C-c")
-	m.waitPrompts(2)
+	m.keyUntil("C-c", "the prompt after Ctrl-C", func(s string) bool { return promptCount(s) >= 2 })
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("Ctrl-C took %v to give the prompt back", d)
 	}
-	m.line("sleep 100")
-	m.waitFor("sleep to start", func(s string) bool { return strings.Count(s, prompt+"sleep 100") == 2 })
-	m.keys("C-z")
-	m.waitFor("the job stopped", func(s string) bool { return strings.Contains(s, "Stopped") })
-	m.waitPrompts(3)
-	m.line("jobs")
+	m.clear()
+	m.line("echo go; sleep 100")
+	m.waitLine("go")
+	m.keyUntil("C-z", "the job stopped", func(s string) bool { return strings.Contains(s, "Stopped") })
+	m.line("clear; jobs")
 	m.waitFor("jobs to list it", func(s string) bool {
-		return strings.Contains(s, prompt+"jobs\n[1]+  Stopped                    sleep 100")
+		return strings.Contains(s, "[1]+  Stopped                    sleep 100")
 	})
-	m.line("bg")
+	m.line("clear; bg")
 	m.waitLine("[1] sleep 100")
-	m.line("jobs")
+	m.line("clear; jobs")
 	m.waitFor("the job running", func(s string) bool { return strings.Contains(s, "[1]+  Running") })
-	m.line("fg")
-	m.waitFor("fg", func(s string) bool { return strings.Contains(s, prompt+"fg\nsleep 100") })
-	m.keys("C-c")
-	m.waitPrompts(7)
-	m.line("sleep 100 &")
-	m.waitPrompts(8)
+	m.line("clear; fg")
+	m.waitLine("sleep 100")
+	m.keyUntil("C-c", "the prompt after fg and Ctrl-C", func(s string) bool { return promptCount(s) >= 1 })
+	m.line("clear; sleep 100 & echo started")
+	m.waitLine("started")
 	m.line("kill %1")
 	m.waitFor("the job killed", func(s string) bool { return strings.Contains(s, "Terminated") })
-	m.line("jobs; echo jobs-done")
-	m.waitFor("an empty job list", func(s string) bool {
-		return strings.Contains(s, prompt+"jobs; echo jobs-done\njobs-done")
+	m.line("clear; jobs; echo jobs-done")
+	m.waitFor("an empty job list", func(s string) bool { return strings.HasPrefix(s, "jobs-done") })
+}
+
+// clear clears the screen and waits for the lone prompt.
+func (m *tmuxTerm) clear() {
+	m.t.Helper()
+	m.line("clear")
+	m.waitFor("a cleared screen", func(s string) bool {
+		return strings.TrimRight(s, "\n ") == strings.TrimRight(prompt, " ")
 	})
+}
+
+// keyUntil sends a signal key until the screen satisfies ok: one typed
+// before the shell has handed the terminal to its job goes to the shell,
+// which ignores SIGTSTP (natively too), so it is sent again after a while.
+func (m *tmuxTerm) keyUntil(key, what string, ok func(string) bool) {
+	m.t.Helper()
+	deadline := time.Now().Add(tmuxWait)
+	for {
+		m.keys(key)
+		retry := time.Now().Add(time.Second)
+		for time.Now().Before(retry) {
+			if ok(m.screen()) {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("waiting for %s; the screen is:\n%s", what, m.screen())
+		}
+		m.t.Logf("%s not seen yet: sending %s again", what, key)
+	}
 }
 
 // TestTTYFullScreen: vi edits and writes a file, less pages one, top

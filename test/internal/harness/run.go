@@ -80,7 +80,8 @@ func clip(s string) string {
 	return s
 }
 
-// SandboxCmd builds `kvsentry run --rootfs ROOTFS -e K=V... -- ARGV...`; env nil
+// SandboxCmd builds `kvsentry run --rootfs ROOTFS [--platform $KVSENTRY_PLATFORM]
+// -e K=V... -- ARGV...`; env nil
 // means CleanEnv. kvsentry itself gets only the host PATH, so nothing of the
 // test runner's environment can leak into the guest unnoticed.
 func SandboxCmd(bin, rootfs string, env []string, argv ...string) *exec.Cmd {
@@ -88,6 +89,10 @@ func SandboxCmd(bin, rootfs string, env []string, argv ...string) *exec.Cmd {
 		env = CleanEnv
 	}
 	args := []string{"run", "--rootfs", rootfs}
+	if p := os.Getenv("KVSENTRY_PLATFORM"); p != "" {
+		// The same suites run on every platform: make test-kvm.
+		args = append(args, "--platform", p)
+	}
 	for _, kv := range env {
 		args = append(args, "-e", kv)
 	}
