@@ -27,7 +27,7 @@ type hostSocket struct {
 // newHostSocket wraps host fd (already non-blocking and close-on-exec).
 func newHostSocket(fd, family, typ, proto int, owner Cred) (*hostSocket, error) {
 	s := &hostSocket{fd: fd, family: family, typ: typ, proto: proto, ino: newIno(), owner: owner}
-	if err := poller.add(fd, &s.wq); err != nil {
+	if err := vfs.WatchHostFD(fd, s.wq.notify); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (s *hostSocket) Release() {
 		return
 	}
 	s.closed = true
-	poller.remove(s.fd)
+	vfs.UnwatchHostFD(s.fd)
 	unix.Close(s.fd)
 	s.wq.notify(^uint32(0))
 }
