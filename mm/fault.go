@@ -114,7 +114,7 @@ func (m *MM) remapWindow(v *vma, page uint64) {
 // Private runs are allocated as one buddy block so that one MapFile maps them
 // all.
 func (m *MM) populate(v *vma, page uint64, mapIt bool) (*pte, error) {
-	win := uint64(faultAroundPages * PageSize)
+	win := v.faultWindow(page)
 	ws := max(v.start, page&^(win-1))
 	we := min(v.end, (page&^(win-1))+win)
 	lo, hi := page, page+PageSize
@@ -324,4 +324,27 @@ func sortPTEs(ps []*pte) []*pte {
 		out = append(out, p)
 	}
 	return out
+}
+
+// maxAnonWindowPages bounds the adaptive fault-around window of anonymous
+// memory.
+const maxAnonWindowPages = 512
+
+// faultWindow is the fault-around window for a fault at page in v. Anonymous
+// private memory touched sequentially (each fault just past the previous
+// window) doubles its window up to maxAnonWindowPages: a page fault costs a
+// platform round trip here, while zeroed pages come almost free. Other
+// faults use faultAroundPages.
+func (v *vma) faultWindow(page uint64) uint64 {
+	def := uint64(faultAroundPages * PageSize)
+	if v.file != nil || v.shm != nil || !v.private {
+		return def
+	}
+	if v.faWin == 0 || page != v.faNext {
+		v.faWin = def
+	} else if v.faWin < maxAnonWindowPages*PageSize {
+		v.faWin *= 2
+	}
+	v.faNext = (page &^ (v.faWin - 1)) + v.faWin
+	return v.faWin
 }

@@ -26,6 +26,9 @@ type vma struct {
 	dev, ino uint64
 	// dontFork and wipeOnFork are MADV_DONTFORK and MADV_WIPEONFORK.
 	dontFork, wipeOnFork bool
+	// faWin and faNext drive the adaptive fault-around of anonymous memory:
+	// the current window and where a sequential next fault would land.
+	faWin, faNext uint64
 }
 
 // offsetOf is the file (or shared object) offset backing addr.

@@ -173,7 +173,7 @@ func (as *AddressSpace) MapFile(addr, length, poolOffset uint64, perms platform.
 		return err
 	}
 	got, err := t.syscall(unix.SYS_MMAP, [6]uintptr{uintptr(addr), uintptr(length), prot(perms),
-		unix.MAP_SHARED | unix.MAP_FIXED, stubPoolFD, uintptr(poolOffset)})
+		mapFlags(perms), stubPoolFD, uintptr(poolOffset)})
 	if err != nil {
 		return err
 	}
@@ -230,7 +230,7 @@ func (as *AddressSpace) MapFiles(ms []Mapping) error {
 			le.PutUint64(e[8:], m.Addr)
 			le.PutUint64(e[16:], m.Length)
 			le.PutUint64(e[24:], uint64(prot(m.Perms)))
-			le.PutUint64(e[32:], unix.MAP_SHARED|unix.MAP_FIXED)
+			le.PutUint64(e[32:], uint64(mapFlags(m.Perms)))
 			le.PutUint64(e[40:], stubPoolFD)
 			le.PutUint64(e[48:], m.PoolOffset)
 			le.PutUint64(e[56:], 0)
@@ -291,4 +291,17 @@ func (as *AddressSpace) Release() {
 	}
 	as.master.dead.Store(true)
 	killStub(as.pid, as.pidfd)
+}
+
+// mapFlags are the mmap flags of a pool mapping: writable ones are
+// populated at once (MAP_POPULATE) — the sentry maps writable pages when the
+// guest is about to write them, and a host page fault per page costs far
+// more, under nested virtualisation, than one populate call; read-only
+// mappings (shared text, copy-on-write pages) are left to fault in.
+func mapFlags(perms platform.AccessType) uintptr {
+	f := uintptr(unix.MAP_SHARED | unix.MAP_FIXED)
+	if perms&platform.Write != 0 {
+		f |= unix.MAP_POPULATE
+	}
+	return f
 }
