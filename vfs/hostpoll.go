@@ -7,15 +7,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// hostPoller turns readiness changes of host fds (the inherited stdio) into
-// wait-queue notifications: one host epoll instance, edge-triggered, and one
-// goroutine blocked in epoll_wait on it. Edge triggering means a host fd
-// that stays writable costs nothing after its first event.
+// hostPoller turns readiness changes of host fds (the inherited stdio, the
+// sentry's host sockets) into notifications: one host epoll instance,
+// edge-triggered, and one goroutine blocked in epoll_wait on it. Edge
+// triggering means a host fd that stays writable costs nothing after its
+// first event.
 type hostPoller struct {
 	once    sync.Once
 	epfd    int
 	mu      sync.Mutex
-	watches map[int32]*hostWatch
+	watches map[int32]func(events uint32)
 }
 
 // hostPoll is the sentry's single host poller, started on first use.
@@ -30,7 +31,7 @@ func (hp *hostPoller) start() {
 		return
 	}
 	hp.epfd = fd
-	hp.watches = map[int32]*hostWatch{}
+	hp.watches = map[int32]func(uint32){}
 	go hp.run()
 }
 
@@ -48,42 +49,60 @@ func (hp *hostPoller) run() {
 		}
 		for _, ev := range evs[:n] {
 			hp.mu.Lock()
-			w := hp.watches[ev.Fd]
+			fn := hp.watches[ev.Fd]
 			hp.mu.Unlock()
-			if w != nil {
-				w.q.notify(ev.Events)
+			if fn != nil {
+				fn(ev.Events)
 			}
 		}
 	}
 }
 
-// add registers w's fd; it reports false when the host cannot poll it
-// (epoll_ctl EPERM: a regular file or /dev/null, always ready).
-func (hp *hostPoller) add(w *hostWatch) bool {
+// WatchHostFD registers a host fd with the sentry's host poller: notify
+// runs, on the poller's goroutine, with the host's events at every readiness
+// change of fd (edge-triggered). It fails with EPERM for fds the host cannot
+// poll (regular files, /dev/null: always ready). Call UnwatchHostFD before
+// closing fd.
+func WatchHostFD(fd int, notify func(events uint32)) error {
+	hp := &hostPoll
 	hp.once.Do(hp.start)
 	if hp.epfd < 0 {
-		return false
+		return unix.ENOMEM
 	}
 	hp.mu.Lock()
 	defer hp.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLPRI | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(w.fd)}
-	if err := unix.EpollCtl(hp.epfd, unix.EPOLL_CTL_ADD, w.fd, &ev); err != nil {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLPRI | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
+	if err := unix.EpollCtl(hp.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return err
+	}
+	hp.watches[int32(fd)] = notify
+	return nil
+}
+
+// UnwatchHostFD stops watching fd.
+func UnwatchHostFD(fd int) {
+	hp := &hostPoll
+	hp.mu.Lock()
+	defer hp.mu.Unlock()
+	if hp.epfd > 0 {
+		unix.EpollCtl(hp.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+	}
+	delete(hp.watches, int32(fd))
+}
+
+// add registers w's fd; it reports false when the host cannot poll it.
+func (hp *hostPoller) add(w *hostWatch) bool {
+	if err := WatchHostFD(w.fd, w.q.notify); err != nil {
 		if err != unix.EPERM {
 			logrus.Warnf("vfs: host epoll_ctl(ADD, %d): %v", w.fd, err)
 		}
 		return false
 	}
-	hp.watches[int32(w.fd)] = w
 	return true
 }
 
 // remove unregisters w's fd before it is closed.
-func (hp *hostPoller) remove(w *hostWatch) {
-	hp.mu.Lock()
-	defer hp.mu.Unlock()
-	unix.EpollCtl(hp.epfd, unix.EPOLL_CTL_DEL, w.fd, nil)
-	delete(hp.watches, int32(w.fd))
-}
+func (hp *hostPoller) remove(w *hostWatch) { UnwatchHostFD(w.fd) }
 
 // Host watch registration states.
 const (

@@ -79,7 +79,8 @@ func pteFor(off uint64, perms platform.AccessType) uint64 {
 	if perms == platform.NoAccess {
 		return 0
 	}
-	e := off | ptePresent | pteUser
+	// Accessed and dirty set up front: KVM need not write them back.
+	e := off | ptePresent | pteUser | pteAccessed | pteDirty
 	if perms&platform.Write != 0 {
 		e |= pteWrite
 	}

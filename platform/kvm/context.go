@@ -160,12 +160,11 @@ func (c *Context) runOn(u *vcpu, as *AddressSpace, regs *platform.Registers) (pl
 	v := u.vm
 	u.load(as, regs)
 	list := v.priv.bytesAt(u.blk+blkTouch, maxTouches*8)
-	var freed []freedPage
 	n := 0
 	loadTouches := func() {
 		var words [maxTouches]uint64
 		var more bool
-		n, freed, more = v.takeTouches(words[:])
+		n, more = v.takeTouches(u, words[:])
 		for i := 0; i < n; i++ {
 			le.PutUint64(list[8*i:], words[i])
 		}
@@ -188,8 +187,8 @@ func (c *Context) runOn(u *vcpu, as *AddressSpace, regs *platform.Registers) (pl
 	for {
 		_, err := ioctl(u.fd, kvmRun, 0)
 		if n > 0 && u.data(dNTouch) == 0 {
-			u.lastGen = v.touched(freed) // this vCPU flushed with the batch
-			n, freed = 0, nil
+			u.lastGen = v.touched(u, n) // this vCPU flushed with the batch
+			n = 0
 		}
 		rip := u.run.regs()[regRIP]
 		if err == unix.EINTR {
@@ -203,6 +202,7 @@ func (c *Context) runOn(u *vcpu, as *AddressSpace, regs *platform.Registers) (pl
 				// Not entered yet.
 				if c.interrupt.CompareAndSwap(true, false) || u.preempt.CompareAndSwap(true, false) {
 					u.run.setDirtyRegs(0)
+					regs.Orig_rax = ^uint64(0)
 					return platform.Event{Kind: platform.EventInterrupt}, nil
 				}
 				continue
@@ -212,6 +212,7 @@ func (c *Context) runOn(u *vcpu, as *AddressSpace, regs *platform.Registers) (pl
 				if err := c.storeSync(u, regs); err != nil {
 					return platform.Event{}, err
 				}
+				regs.Orig_rax = ^uint64(0)
 				return platform.Event{Kind: platform.EventInterrupt}, nil
 			}
 			continue
@@ -229,6 +230,7 @@ func (c *Context) runOn(u *vcpu, as *AddressSpace, regs *platform.Registers) (pl
 			if err := c.storeSync(u, regs); err != nil {
 				return platform.Event{}, err
 			}
+			regs.Orig_rax = ^uint64(0)
 			return platform.Event{Kind: platform.EventSignal, Signo: int32(unix.SIGSEGV), Code: siKernel}, nil
 		}
 		u.ring0 = true
@@ -236,6 +238,7 @@ func (c *Context) runOn(u *vcpu, as *AddressSpace, regs *platform.Registers) (pl
 		switch {
 		case vec == kindStop:
 			if c.interrupt.CompareAndSwap(true, false) || u.preempt.CompareAndSwap(true, false) {
+				regs.Orig_rax = ^uint64(0)
 				return platform.Event{Kind: platform.EventInterrupt}, nil
 			}
 			// The end of a touch list, or a stray signal: go on.
@@ -251,9 +254,6 @@ func (c *Context) runOn(u *vcpu, as *AddressSpace, regs *platform.Registers) (pl
 					u.id, vec, u.data(dErr), u.data(dRIP), u.data(dCR2))
 			}
 			u.store(regs)
-			if debugExits {
-				println("exc", vec, "err", u.data(dErr), "cr2", u.data(dCR2), "cs", u.data(dCS), "rip", u.data(dRIP))
-			}
 			regs.Orig_rax = ^uint64(0)
 			return exceptionEvent(vec, u.data(dErr), u.data(dCR2), regs.Rip, u.fxArea()), nil
 		default:
@@ -261,8 +261,6 @@ func (c *Context) runOn(u *vcpu, as *AddressSpace, regs *platform.Registers) (pl
 		}
 	}
 }
-
-var debugExits = false
 
 // Interrupt makes the running Switch (or the next one) return
 // EventInterrupt. Any goroutine may call it.

@@ -13,9 +13,11 @@
 //
 // Running: vCPUs are in 64-bit long mode with a ring-3 code segment set
 // once with KVM_SET_SREGS (supervisor mode set that way is emulated
-// instruction by instruction on kvm_pvm). The `syscall` instruction
-// (LSTAR) and every exception (IDT) enter a small ring-0 stub (stub.go)
-// that saves the guest state into the vCPU's data page and leaves KVM_RUN
+// instruction by instruction on kvm_pvm). Every exception (IDT) enters a
+// small ring-0 stub (stub.go); so does `syscall`, whose LSTAR target
+// kvm_pvm runs in ring 3 for a guest that is not PVM-aware: LSTAR points at
+// a user-mode `ud2`, and the stub takes a #UD there for a syscall. The stub
+// saves the guest state into the vCPU's data page and leaves KVM_RUN
 // with an `out`; the way back is an iretq (sysretq is not emulated on
 // kvm_pvm). A round trip costs one ioctl: registers and FXSAVE state move
 // through the data page, and KVM_CAP_SYNC_REGS reports rip on each exit

@@ -114,12 +114,14 @@ const exitPort = 0xe9
 
 // Page-table entry bits (Intel SDM vol. 3, 4.5).
 const (
-	ptePresent = 1 << 0
-	pteWrite   = 1 << 1
-	pteUser    = 1 << 2
-	pteHuge    = 1 << 7
-	pteNX      = 1 << 63
-	pteAddr    = 0x000ffffffffff000
+	ptePresent  = 1 << 0
+	pteWrite    = 1 << 1
+	pteUser     = 1 << 2
+	pteAccessed = 1 << 5
+	pteDirty    = 1 << 6
+	pteHuge     = 1 << 7
+	pteNX       = 1 << 63
+	pteAddr     = 0x000ffffffffff000
 )
 
 // gdtEntries are the descriptors at selectors 0x00..0x38, in Linux's x86-64

@@ -19,8 +19,10 @@ type vcpu struct {
 	// ring0 says the vCPU stopped at the stub's `out`, so the next KVM_RUN
 	// continues on the stub's way in; otherwise it is in ring 3 (fresh, or
 	// interrupted in guest code) and enters through the trampoline.
-	ring0     bool
-	lastGen   uint64
+	ring0   bool
+	lastGen uint64
+	// cursor is how far u has applied the VM's touch log (vm.mu).
+	cursor    uint64
 	mxcsrMask uint32
 
 	busy    atomic.Bool

@@ -37,15 +37,23 @@ type vm struct {
 	next     uint64
 	free     []uint64
 	freePML4 []uint64
-	// pending are touch-list entries (kernel virtual addresses of PTEs, bit 0
-	// set for a whole page) waiting for the next vCPU entry; afterTouch are
-	// pages to free once they are applied (their shadows zapped).
-	pending    []uint64
-	afterTouch []freedPage
-	vcpus      []*vcpu
+	// log holds touch-list entries (kernel virtual addresses of PTEs, bit 0
+	// set for a whole page) from index logBase on, until every vCPU has
+	// applied them (vcpu.cursor); afterLog are pages to free once every
+	// vCPU is past the entry that zaps them.
+	log      []uint64
+	logBase  uint64
+	afterLog []logFree
+	vcpus    []*vcpu
 
 	idle    chan *vcpu
 	waiting atomic.Int32
+}
+
+// logFree is a page to free once every vCPU has applied the log up to at.
+type logFree struct {
+	at   uint64
+	page freedPage
 }
 
 // freedPage is a private page waiting for its shadow zap before reuse.
@@ -215,60 +223,72 @@ func (v *vm) allocPage(pml4 bool) (uint64, error) {
 	return off, nil
 }
 
-// touch queues touch-list entries for the next vCPU entry.
+// touch appends touch-list entries to the log.
 func (v *vm) touch(entries []uint64) {
 	if len(entries) == 0 {
 		return
 	}
 	v.mu.Lock()
-	v.pending = append(v.pending, entries...)
+	v.log = append(v.log, entries...)
 	v.mu.Unlock()
 }
 
 // freePages queues page-table pages for release: the host has cleared
-// them; a vCPU zaps their shadows before they are reused.
+// them; they are reused once every vCPU has zapped their shadows.
 func (v *vm) freePages(pages []freedPage) {
 	v.mu.Lock()
 	for _, p := range pages {
-		v.pending = append(v.pending, (kernBase+p.off)|1)
+		v.log = append(v.log, (kernBase+p.off)|1)
+		v.afterLog = append(v.afterLog, logFree{at: v.logBase + uint64(len(v.log)), page: p})
 	}
-	v.afterTouch = append(v.afterTouch, pages...)
 	v.mu.Unlock()
 }
 
-// takeTouches moves up to len(list) pending entries into list and returns
-// how many, the pages that become free once they are applied, and whether
-// more are pending.
-func (v *vm) takeTouches(list []uint64) (int, []freedPage, bool) {
+// takeTouches copies into list up to len(list) log entries that u has not
+// applied yet, and says whether more remain. Every vCPU applies every entry
+// before it runs guest code again, so none runs with a stale shadow entry
+// that another vCPU has not zapped yet.
+func (v *vm) takeTouches(u *vcpu, list []uint64) (int, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	n := copy(list, v.pending)
-	if n == 0 {
-		return 0, nil, false
+	if u.cursor < v.logBase {
+		u.cursor = v.logBase
 	}
-	v.pending = v.pending[:copy(v.pending, v.pending[n:])]
-	var fp []freedPage
-	if len(v.pending) == 0 {
-		fp, v.afterTouch = v.afterTouch, nil
-	}
-	return n, fp, len(v.pending) > 0
+	i := u.cursor - v.logBase
+	n := copy(list, v.log[i:])
+	return n, int(i)+n < len(v.log)
 }
 
-// touched records an applied batch and returns the new flush generation.
-func (v *vm) touched(fp []freedPage) uint64 {
+// touched records that u applied n entries and returns the new flush
+// generation; entries every vCPU applied leave the log, and the pages they
+// zapped become free.
+func (v *vm) touched(u *vcpu, n int) uint64 {
 	g := v.flushGen.Add(1)
-	if len(fp) == 0 {
-		return g
-	}
 	v.mu.Lock()
-	for _, p := range fp {
-		if p.pml4 {
-			v.freePML4 = append(v.freePML4, p.off)
+	defer v.mu.Unlock()
+	u.cursor += uint64(n)
+	low := u.cursor
+	for _, x := range v.vcpus {
+		low = min(low, max(x.cursor, v.logBase))
+	}
+	if drop := low - v.logBase; drop > 0 {
+		v.log = v.log[:copy(v.log, v.log[drop:])]
+		v.logBase = low
+	}
+	k := 0
+	for _, f := range v.afterLog {
+		if f.at > low {
+			v.afterLog[k] = f
+			k++
+			continue
+		}
+		if f.page.pml4 {
+			v.freePML4 = append(v.freePML4, f.page.off)
 		} else {
-			v.free = append(v.free, p.off)
+			v.free = append(v.free, f.page.off)
 		}
 	}
-	v.mu.Unlock()
+	v.afterLog = v.afterLog[:k]
 	return g
 }
 
