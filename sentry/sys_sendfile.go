@@ -14,6 +14,9 @@ func init() {
 // copyBetween moves up to n bytes from in to out through a sentry buffer.
 // inOff/outOff, when non-nil, are positional offsets advanced as data moves.
 func (t *Task) copyBetween(out, in *vfs.File, n uint64, inOff, outOff *int64) (uint64, error) {
+	if err := t.ttyCopyCheck(in, out); err != nil { // job control (sys_tty.go)
+		return 0, err
+	}
 	if n > maxRW {
 		n = maxRW
 	}

@@ -363,3 +363,12 @@ func (t *Task) openPTSPeer(p *tty.PTY, flags int) (uint64, error) {
 	fd, err := t.fds.Add(f, flags&unix.O_CLOEXEC != 0, 0)
 	return uint64(fd), err
 }
+
+// ttyCopyCheck is ttyAccessCheck for sendfile and copy_file_range, which
+// read in and write out.
+func (t *Task) ttyCopyCheck(in, out *vfs.File) error {
+	if err := t.ttyAccessCheck(in, false); err != nil {
+		return err
+	}
+	return t.ttyAccessCheck(out, true)
+}

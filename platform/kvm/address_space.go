@@ -120,7 +120,8 @@ func (t *toucher) add(pteOff uint64) {
 // which zapping the page's shadows beats touching entries one by one.
 const wholePageTouches = 8
 
-func (t *toucher) flush(v *vm) {
+func (t *toucher) flush(as *AddressSpace) {
+	v := as.vm
 	var list []uint64
 	for pg, ptes := range t.pages {
 		if len(ptes) >= wholePageTouches {
@@ -131,7 +132,10 @@ func (t *toucher) flush(v *vm) {
 			list = append(list, kernBase+p)
 		}
 	}
-	v.touch(list)
+	if len(list) > 0 {
+		v.touch(list)
+		v.shootdown(as)
+	}
 }
 
 // MapFile maps [poolOffset, poolOffset+length) of the pool at addr.
@@ -147,7 +151,7 @@ func (as *AddressSpace) MapFiles(ms []platform.Mapping) error {
 	as.mu.Lock()
 	defer as.mu.Unlock()
 	var t toucher
-	defer t.flush(as.vm)
+	defer t.flush(as)
 	for _, m := range ms {
 		if err := checkRange(m.Addr, m.Length); err != nil {
 			return err
@@ -183,7 +187,7 @@ func (as *AddressSpace) Unmap(addr, length uint64) error {
 	defer as.mu.Unlock()
 	var t toucher
 	as.unmapIn(as.pml4, 39, 0, addr, addr+length, &t)
-	t.flush(as.vm)
+	t.flush(as)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package kvm
 
 import (
+	"bytes"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -21,7 +22,6 @@ type Context struct {
 	// wake tells a Switch waiting for a vCPU that Interrupt was called.
 	wake chan struct{}
 	last *vcpu
-	fp   kvmFPU
 }
 
 var _ platform.Context = (*Context)(nil)
@@ -138,7 +138,7 @@ func (u *vcpu) store(regs *platform.Registers) {
 }
 
 // storeSync copies the registers of a vCPU stopped in ring 3 (kvm_run's
-// synced registers, and the FP state with KVM_GET_FPU) into regs.
+// synced registers, and the FP state with KVM_GET_XSAVE) into regs.
 func (c *Context) storeSync(u *vcpu, regs *platform.Registers) error {
 	k := u.run.regs()
 	r := &regs.PtraceRegs
@@ -148,26 +148,115 @@ func (c *Context) storeSync(u *vcpu, regs *platform.Registers) error {
 	r.R12, r.R13, r.R14, r.R15 = k[regR12], k[regR13], k[regR14], k[regR15]
 	r.Rip, r.Eflags = k[regRIP], k[regRFLAGS]
 	r.Cs, r.Ss = selUserCS, selUserSS
-	if err := getFPU(u.fd, &c.fp); err != nil {
-		return errorf("KVM_GET_FPU: %w", err)
+	if err := getXsave(u.fd, &u.xsave); err != nil {
+		return errorf("KVM_GET_XSAVE: %w", err)
 	}
-	fxFromKVM(regs.FPState, &c.fp, u.mxcsrMask)
+	fxFromXsave(regs.FPState, &u.xsave, u.mxcsrMask)
 	return nil
 }
+
+// reenter sends a vCPU stopped in ring 3 back to its guest code through
+// the trampoline and the stub, so that the stub applies the page-table
+// touches loaded meanwhile before the guest runs again: the guest's
+// registers go to the data page as load would put them (the FP state from
+// KVM_GET_XSAVE), and the vCPU restarts at the trampoline.
+func (u *vcpu) reenter() error {
+	k := u.run.regs()
+	for _, s := range []struct{ off, reg uint64 }{
+		{dRAX, regRAX}, {dRBX, regRBX}, {dRCX, regRCX}, {dRDX, regRDX}, {dRSI, regRSI}, {dRDI, regRDI}, {dRBP, regRBP},
+		{dR8, regR8}, {dR8 + 8, regR9}, {dR8 + 16, regR10}, {dR8 + 24, regR11},
+		{dR8 + 32, regR12}, {dR8 + 40, regR13}, {dR8 + 48, regR14}, {dR8 + 56, regR15},
+		{dRIP, regRIP}, {dRSP, regRSP},
+	} {
+		u.setData(s.off, k[s.reg])
+	}
+	u.setData(dRFLAGS, k[regRFLAGS]&rflagsUser|rflagsAlways)
+	if err := getXsave(u.fd, &u.xsave); err != nil {
+		return errorf("KVM_GET_XSAVE: %w", err)
+	}
+	fx := u.fxArea()
+	copy(fx[:swXCR0], u.xsave[:swXCR0])
+	u.enterByTrampoline()
+	return nil
+}
+
+// enterByTrampoline makes the next KVM_RUN of a vCPU in ring 3 start at
+// the trampoline, whose syscall takes it into the stub's way in.
+func (u *vcpu) enterByTrampoline() {
+	k := u.run.regs()
+	k[regRIP], k[regRFLAGS], k[regRSP], k[regRCX] = trampVA, 0x2, 0, trampRetAddr
+	u.run.setDirtyRegs(syncRegsGPR)
+	u.setData(dArmed, 1)
+	u.ring0 = false
+}
+
+// fastExit stores the state of a guest stopped at the LSTAR exit after a
+// syscall: the registers from kvm_run's synced ones (rip and rflags from
+// rcx and r11, as the stub's path reports them) and the FP state with
+// KVM_GET_XSAVE, which stays live in the vCPU.
+func (u *vcpu) fastExit(regs *platform.Registers) error {
+	k := u.run.regs()
+	r := &regs.PtraceRegs
+	r.Rax, r.Rbx, r.Rcx, r.Rdx = k[regRAX], k[regRBX], k[regRCX], k[regRDX]
+	r.Rsi, r.Rdi, r.Rsp, r.Rbp = k[regRSI], k[regRDI], k[regRSP], k[regRBP]
+	r.R8, r.R9, r.R10, r.R11 = k[regR8], k[regR9], k[regR10], k[regR11]
+	r.R12, r.R13, r.R14, r.R15 = k[regR12], k[regR13], k[regR14], k[regR15]
+	r.Rip, r.Eflags = k[regRCX], k[regR11]
+	r.Cs, r.Ss = selUserCS, selUserSS
+	r.Ds, r.Es, r.Fs, r.Gs = 0, 0, 0, 0
+	r.Orig_rax = r.Rax
+	if err := getXsave(u.fd, &u.xsave); err != nil {
+		return errorf("KVM_GET_XSAVE: %w", err)
+	}
+	fxFromXsave(regs.FPState, &u.xsave, u.mxcsrMask)
+	copy(u.fxLive[:], regs.FPState[:swXCR0])
+	return nil
+}
+
+// canFastEnter says whether the guest may resume on u with its registers
+// alone after a fastExit: same address space, no page-table touch or
+// flush due, fs/gs bases unchanged and the FP state as handed out.
+func (u *vcpu) canFastEnter(as *AddressSpace, regs *platform.Registers) bool {
+	r := &regs.PtraceRegs
+	return u.data(dCurCR3) == as.cr3() && !u.touchesPending() && u.vm.flushGen.Load() == u.lastGen &&
+		u.data(dCurFS) == r.Fs_base && u.data(dCurGS) == r.Gs_base &&
+		bytes.Equal(u.fxLive[:], regs.FPState[:swXCR0])
+}
+
+// fastEnter resumes a guest stopped at the LSTAR exit in ring 3 by
+// writing its registers into kvm_run's synced ones.
+func (u *vcpu) fastEnter(regs *platform.Registers) {
+	k := u.run.regs()
+	r := &regs.PtraceRegs
+	k[regRAX], k[regRBX], k[regRCX], k[regRDX] = r.Rax, r.Rbx, r.Rcx, r.Rdx
+	k[regRSI], k[regRDI], k[regRSP], k[regRBP] = r.Rsi, r.Rdi, r.Rsp, r.Rbp
+	k[regR8], k[regR9], k[regR10], k[regR11] = r.R8, r.R9, r.R10, r.R11
+	k[regR12], k[regR13], k[regR14], k[regR15] = r.R12, r.R13, r.R14, r.R15
+	k[regRIP], k[regRFLAGS] = r.Rip, r.Eflags&rflagsUser|rflagsAlways
+	u.run.setDirtyRegs(syncRegsGPR)
+}
+
+// touchesPending says whether the VM's touch log holds entries that u has
+// not loaded for its next way in.
+func (u *vcpu) touchesPending() bool { return u.vm.logEnd.Load() > u.loaded.Load() }
 
 // runOn runs the guest on u until an event.
 func (c *Context) runOn(u *vcpu, as *AddressSpace, regs *platform.Registers) (platform.Event, error) {
 	v := u.vm
-	u.load(as, regs)
+	u.as.Store(as)
+	defer u.leave()
+	fast := u.r3ctx == c && u.canFastEnter(as, regs)
+	u.r3ctx = nil
+	if fast {
+		u.fastEnter(regs)
+	} else {
+		u.load(as, regs)
+	}
 	list := v.priv.bytesAt(u.blk+blkTouch, maxTouches*8)
 	n := 0
 	loadTouches := func() {
-		var words [maxTouches]uint64
 		var more bool
-		n, more = v.takeTouches(u, words[:])
-		for i := 0; i < n; i++ {
-			le.PutUint64(list[8*i:], words[i])
-		}
+		n, more = v.takeTouches(u, list)
 		u.setData(dNTouch, uint64(n))
 		stop := uint64(0)
 		if more {
@@ -176,12 +265,11 @@ func (c *Context) runOn(u *vcpu, as *AddressSpace, regs *platform.Registers) (pl
 		}
 		u.setData(dStop, stop)
 	}
-	loadTouches()
-	if !u.ring0 {
-		k := u.run.regs()
-		k[regRIP], k[regRFLAGS], k[regRSP] = trampVA, 0x2, 0
-		u.run.setDirtyRegs(syncRegsGPR)
-		u.setData(dArmed, 1)
+	if !fast {
+		loadTouches()
+		if !u.ring0 {
+			u.enterByTrampoline()
+		}
 	}
 	stubStart := u.kva(blkCode)
 	for {
@@ -193,17 +281,38 @@ func (c *Context) runOn(u *vcpu, as *AddressSpace, regs *platform.Registers) (pl
 		rip := u.run.regs()[regRIP]
 		if err == unix.EINTR {
 			u.run.setImmediateExit(0)
+			// Every check below follows the reset of immediate_exit, so an
+			// Interrupt or a shootdown after it makes KVM_RUN return again.
+			wanted := c.interrupt.Load() || u.preempt.Load()
 			switch {
 			case rip >= stubStart && rip < stubStart+pageSize:
-				// Inside the stub: let it finish its way in or out.
+				// Inside the stub: let it finish its way out, or leave on its
+				// way in before the guest runs (past the check of dStop,
+				// restart at the stop; it reloads everything it needs).
 				u.setData(dStop, 1)
+				if off := rip - stubStart; off > uint64(v.stub.stopCheck) && off <= uint64(v.stub.iret) {
+					u.run.regs()[regRIP] = stubStart + uint64(v.stub.stop)
+					u.run.setDirtyRegs(syncRegsGPR)
+				}
 				continue
 			case rip == trampVA && !u.ring0:
 				// Not entered yet.
 				if c.interrupt.CompareAndSwap(true, false) || u.preempt.CompareAndSwap(true, false) {
 					u.run.setDirtyRegs(0)
+					u.store(regs) // load's state, or reenter's
 					regs.Orig_rax = ^uint64(0)
 					return platform.Event{Kind: platform.EventInterrupt}, nil
+				}
+				if u.touchesPending() {
+					loadTouches() // the stub has not started: take the newer ones too
+				}
+				continue
+			case rip >= trampVA && rip < trampVA+pageSize:
+				// On its way into the stub: the trampoline's syscall, or a
+				// guest syscall at LSTAR's ud2. Its registers are not the
+				// guest's; let it reach the stub and stop there.
+				if wanted || u.touchesPending() {
+					u.setData(dStop, 1)
 				}
 				continue
 			}
@@ -215,6 +324,13 @@ func (c *Context) runOn(u *vcpu, as *AddressSpace, regs *platform.Registers) (pl
 				regs.Orig_rax = ^uint64(0)
 				return platform.Event{Kind: platform.EventInterrupt}, nil
 			}
+			if u.touchesPending() {
+				// A shootdown: apply the touches before guest code runs on.
+				if err := u.reenter(); err != nil {
+					return platform.Event{}, err
+				}
+				loadTouches()
+			}
 			continue
 		}
 		if err != nil {
@@ -223,6 +339,15 @@ func (c *Context) runOn(u *vcpu, as *AddressSpace, regs *platform.Registers) (pl
 		reason := u.run.exitReason()
 		if reason != exitIO {
 			return platform.Event{}, errorf("vCPU %d: unexpected exit %s (%d, %#x) at rip %#x", u.id, exitNames[reason], reason, u.run.hwReason(), rip)
+		}
+		if rip == lstarExitRIP && u.run.ioPort() == exitPort {
+			// A guest syscall, straight from ring 3 (layout.go).
+			u.ring0 = false
+			if err := u.fastExit(regs); err != nil {
+				return platform.Event{}, err
+			}
+			u.r3ctx = c
+			return platform.Event{Kind: platform.EventSyscall}, nil
 		}
 		if rip != u.kva(blkCode+uint64(v.stub.afterOut)) || u.run.ioPort() != exitPort {
 			// I/O from guest code: Linux answers in/out in ring 3 with #GP.
@@ -238,6 +363,8 @@ func (c *Context) runOn(u *vcpu, as *AddressSpace, regs *platform.Registers) (pl
 		switch {
 		case vec == kindStop:
 			if c.interrupt.CompareAndSwap(true, false) || u.preempt.CompareAndSwap(true, false) {
+				// The data page holds the guest's state: load's, or reenter's.
+				u.store(regs)
 				regs.Orig_rax = ^uint64(0)
 				return platform.Event{Kind: platform.EventInterrupt}, nil
 			}

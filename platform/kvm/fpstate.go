@@ -27,22 +27,10 @@ func initialFPState(mxcsrMask uint32) []byte {
 	return fp
 }
 
-// fxFromKVM fills an FXSAVE area from struct kvm_fpu (KVM_GET_FPU), whose
-// fields are the FXSAVE ones (ftwx is the abridged tag byte).
-func fxFromKVM(fx []byte, f *kvmFPU, mxcsrMask uint32) {
-	le.PutUint16(fx[0:], f.FCW)
-	le.PutUint16(fx[2:], f.FSW)
-	fx[4] = f.FTWX
-	fx[5] = 0
-	le.PutUint16(fx[6:], f.LastOpcode)
-	le.PutUint64(fx[8:], f.LastIP)
-	le.PutUint64(fx[16:], f.LastDP)
-	le.PutUint32(fx[fxMXCSR:], f.MXCSR)
-	le.PutUint32(fx[fxMXCSRMask:], mxcsrMask)
-	for i := 0; i < 8; i++ {
-		copy(fx[32+16*i:48+16*i], f.FPR[i][:])
-	}
-	for i := 0; i < 16; i++ {
-		copy(fx[160+16*i:176+16*i], f.XMM[i][:])
-	}
+// fxFromXsave fills the FXSAVE part of a platform FP state from a
+// KVM_GET_XSAVE image (its first 512 bytes are an FXSAVE area), keeping the
+// XCR0 software bytes and the XSAVE header of fp.
+func fxFromXsave(fp []byte, x *[kvmXsaveSize]byte, mxcsrMask uint32) {
+	copy(fp[:swXCR0], x[:swXCR0])
+	le.PutUint32(fp[fxMXCSRMask:], mxcsrMask)
 }

@@ -19,8 +19,7 @@ const (
 	kvmSetSregs            = 0x4138ae84
 	kvmSetMSRs             = 0x4008ae89
 	kvmSetCPUID2           = 0x4008ae90
-	kvmGetFPU              = 0x81a0ae8c
-	kvmSetFPU              = 0x41a0ae8d
+	kvmGetXsave            = 0x9000aea4
 )
 
 // Capabilities (KVM_CHECK_EXTENSION).
@@ -28,6 +27,7 @@ const (
 	capUserMemory    = 3
 	capNrVCPUs       = 9
 	capMaxVCPUs      = 66
+	capXsave         = 55
 	capSyncRegs      = 74
 	capImmediateExit = 136
 )
@@ -119,20 +119,9 @@ type kvmSregs struct {
 	InterruptBitmap         [4]uint64
 }
 
-// kvmFPU is struct kvm_fpu (416 bytes).
-type kvmFPU struct {
-	FPR        [8][16]byte
-	FCW        uint16
-	FSW        uint16
-	FTWX       uint8
-	_          uint8
-	LastOpcode uint16
-	LastIP     uint64
-	LastDP     uint64
-	XMM        [16][16]byte
-	MXCSR      uint32
-	_          uint32
-}
+// kvmXsaveSize is the size of struct kvm_xsave: the XSAVE image in the
+// standard (uncompacted) format, the FXSAVE area first.
+const kvmXsaveSize = 4096
 
 // kvmUserspaceMemoryRegion is struct kvm_userspace_memory_region.
 type kvmUserspaceMemoryRegion struct {

@@ -32,8 +32,14 @@ func setUserMemoryRegion(vmfd int, r *kvmUserspaceMemoryRegion) error {
 
 func getSregs(fd int, s *kvmSregs) error { return ioctlPtr(fd, kvmGetSregs, unsafe.Pointer(s)) }
 func setSregs(fd int, s *kvmSregs) error { return ioctlPtr(fd, kvmSetSregs, unsafe.Pointer(s)) }
-func getFPU(fd int, f *kvmFPU) error     { return ioctlPtr(fd, kvmGetFPU, unsafe.Pointer(f)) }
-func setFPU(fd int, f *kvmFPU) error     { return ioctlPtr(fd, kvmSetFPU, unsafe.Pointer(f)) }
+
+// getXsave reads the vCPU's FP state with KVM_GET_XSAVE. Unlike
+// KVM_GET_FPU, which copies the raw FXSAVE area of a buffer the host saved
+// with XSAVES (stale for components in their init state: MXCSR reads 0),
+// it fills components in the init state with their init values.
+func getXsave(fd int, b *[kvmXsaveSize]byte) error {
+	return ioctlPtr(fd, kvmGetXsave, unsafe.Pointer(&b[0]))
+}
 
 // setMSRs loads MSRs with KVM_SET_MSRS (struct kvm_msrs: nmsrs, pad, then
 // {index, reserved, data} entries).

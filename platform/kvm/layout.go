@@ -53,7 +53,8 @@ const (
 	maxTouches   = 0x2000 / 8
 	blkStackTop  = 0x8000
 	gdtLimit     = 10*8 - 1
-	tssLimit     = 0x67
+	tssIOMap     = 0x300 // I/O permission bitmap offset in the TSS (past the IDT)
+	tssLimit     = tssIOMap + exitPort/8 + 1
 	nVectors     = 32
 	idtLimit     = nVectors*16 - 1
 	selKernCS    = 0x10
@@ -61,12 +62,19 @@ const (
 	selUserCS    = 0x33
 	selUserSS    = 0x2b
 	selTSS       = 0x40
-	trampRetAddr = trampVA + 2 // rcx after the trampoline's syscall
+	// trampRetAddr is the rcx the host gives the trampoline's ud2 (at
+	// trampVA): with dArmed it tells the stub's #UD handler a way in.
+	trampRetAddr = trampVA + 2
 	// lstarVA is where `syscall` goes. kvm_pvm runs the LSTAR target in
-	// ring 3 for a guest that is not PVM-aware, so LSTAR points at a `ud2`
-	// in the trampoline page: its #UD enters the stub in ring 0, which
-	// tells it from other #UDs by the faulting rip.
+	// ring 3 for a guest that is not PVM-aware, so LSTAR points at an
+	// `out` in the trampoline page that leaves KVM_RUN straight from ring 3
+	// (an exception into the ring-0 stub and its iretq back cost ~70 µs
+	// more here); the host resumes the guest with the synced registers.
 	lstarVA = trampVA + 0x10
+	// lstarExitRIP is the rip KVM reports for that exit.
+	lstarExitRIP = lstarVA + 2
+	// probeVA holds a `syscall` for the probe.
+	probeVA = trampVA + 0x20
 )
 
 // Data-page fields (offsets from blkData), shared by the stub and the host.
@@ -99,7 +107,7 @@ const (
 	dStop    = 0x0f0
 	dArmed   = 0x0f8
 	dTrampRt = 0x100
-	dSysRet  = 0x108 // lstarVA: the rip of a syscall's #UD
+	dSysRet  = 0x108 // trampVA: the rip of the trampoline's #UD
 	dFX      = 0x200 // 512-byte FXSAVE area
 )
 
@@ -151,13 +159,20 @@ func buildGDT(b []byte, tssVA uint64) {
 	le.PutUint64(b[selTSS+8:], tssVA>>32)
 }
 
-// buildTSS writes a 64-bit TSS with rsp0 and no I/O bitmap (its base beyond
-// the limit: every ring-3 in/out faults).
+// buildTSS writes a 64-bit TSS with rsp0 and an I/O permission bitmap
+// that lets ring 3 reach exitPort alone (SDM vol. 1, 19.5.2), for the
+// LSTAR exit; any other ring-3 in/out raises #GP. The bitmap lies past
+// the IDT, which follows the TSS: call it before buildIDT.
 func buildTSS(b []byte, rsp0 uint64) {
 	le := binary.LittleEndian
 	clear(b[:tssLimit+1])
 	le.PutUint64(b[4:], rsp0)
-	le.PutUint16(b[102:], tssLimit+1)
+	le.PutUint16(b[102:], tssIOMap)
+	bm := b[tssIOMap : tssLimit+1]
+	for i := range bm {
+		bm[i] = 0xff // the last byte ends the map
+	}
+	bm[exitPort/8] &^= 1 << (exitPort % 8)
 }
 
 // buildIDT writes interrupt gates for vectors 0..nVectors-1 to the handler

@@ -1,6 +1,7 @@
 package kvm
 
 import (
+	"golang.org/x/sys/unix"
 	"kvsentry/platform"
 )
 
@@ -41,16 +42,22 @@ func (p *Platform) probe() (uint32, error) {
 	}
 	defer as.Release()
 	regs := &platform.Registers{FPState: initialFPState(0xffff)}
-	regs.Rip, regs.Eflags = trampVA, 0x202
+	regs.Rip, regs.Eflags = probeVA, 0x202
 	for i := 0; i < 2; i++ {
 		ev, err := c.Switch(as, regs)
 		if err != nil {
 			return 0, errorf("probe run: %w", err)
 		}
-		if ev.Kind != platform.EventSyscall || regs.Rip != trampVA+2 {
-			return 0, errorf("probe run: event %v at rip %#x, want a syscall at %#x", ev.Kind, regs.Rip, uint64(trampRetAddr))
+		if ev.Kind != platform.EventSyscall || regs.Rip != probeVA+2 {
+			return 0, errorf("probe run: event %v at rip %#x, want a syscall at %#x", ev.Kind, regs.Rip, uint64(probeVA+2))
 		}
-		regs.Rip = trampVA
+		regs.Rip = probeVA
+	}
+	// A #UD in ring 3 (the trampoline page's filler) goes through the
+	// stub's exception path, which saves the FXSAVE area.
+	regs.Rip = probeVA + 0x10
+	if ev, err := c.Switch(as, regs); err != nil || ev.Kind != platform.EventSignal || ev.Signo != int32(unix.SIGILL) {
+		return 0, errorf("probe run: event %+v (%v), want SIGILL", ev, err)
 	}
 	u := c.last
 	mask := le.Uint32(u.fxArea()[fxMXCSRMask:])

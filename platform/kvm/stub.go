@@ -37,6 +37,10 @@ type stubCode struct {
 	syscall  int           // LSTAR target
 	afterOut int           // rip of an exit: the instruction after the `out`
 	enter    int           // the way in
+	// stopCheck is the way in's test of dStop, iret its iretq and stop
+	// the exit it takes when dStop is set: between the first two nothing
+	// but the guest's own state is loaded, so the host may move rip to stop.
+	stopCheck, iret, stop int
 	vectors  [nVectors]int // IDT targets
 }
 
@@ -156,6 +160,7 @@ func buildStub() stubCode {
 		a.label(m.name + ".done")
 	}
 
+	a.label("stopCheck")
 	a.cmpMemImm8(d(dStop), 0)
 	a.jcc(ccNE, "stop")
 	a.fxrstor64(d(dFX))
@@ -168,6 +173,7 @@ func buildStub() stubCode {
 	for _, s := range gprSlots {
 		a.load(s.reg, d(s.off))
 	}
+	a.label("iret")
 	a.raw(0x48, 0xcf) // iretq
 
 	// The host asked to leave before the guest runs (an interrupt that
@@ -181,7 +187,7 @@ func buildStub() stubCode {
 		name := fmt.Sprintf("vector%d", v)
 		a.label(name)
 		if v == 6 {
-			// #UD at lstarVA is a syscall.
+			// #UD at trampVA: the trampoline (or a guest's ud2 there).
 			a.raw(0x50)                         // push %rax
 			a.raw(0x48, 0x8b, 0x44, 0x24, 0x08) // mov 8(%rsp),%rax: the frame's rip
 			a.cmpRegMem(rAX, d(dSysRet))
@@ -201,6 +207,7 @@ func buildStub() stubCode {
 	s.syscall = a.labels["syscall"]
 	s.afterOut = a.labels["afterOut"]
 	s.enter = a.labels["enter"]
+	s.stopCheck, s.iret, s.stop = a.labels["stopCheck"], a.labels["iret"], a.labels["stop"]
 	for v := range s.vectors {
 		s.vectors[v] = a.labels[fmt.Sprintf("vector%d", v)]
 	}

@@ -28,6 +28,19 @@ type vcpu struct {
 	busy    atomic.Bool
 	preempt atomic.Bool
 	tid     atomic.Int32 // the thread in KVM_RUN, 0 when none
+	// as is the address space u runs guest code of, nil between Switches;
+	// loaded is the log index below which every touch is applied before
+	// u runs guest code again. A shootdown waits on both (vm.cond).
+	as     atomic.Pointer[AddressSpace]
+	loaded atomic.Uint64
+	// xsave receives KVM_GET_XSAVE.
+	xsave [kvmXsaveSize]byte
+	// r3ctx is the context whose syscall left u stopped at the LSTAR
+	// exit in ring 3 (nil otherwise): its next Switch may resume the
+	// guest with the synced registers alone (fastEnter). fxLive is the FP
+	// state that context was handed, still live in the vCPU.
+	r3ctx  *Context
+	fxLive [swXCR0]byte
 }
 
 // newVCPU creates vCPU id with the long-mode state of a ring-3 guest.
@@ -79,7 +92,7 @@ func (u *vcpu) setup() error {
 	buildIDT(blk[blkIDT:], handlers)
 	idle := v.gpa(privIdlePML4)
 	u.setData(dTrampRt, trampRetAddr)
-	u.setData(dSysRet, lstarVA)
+	u.setData(dSysRet, trampVA)
 	u.setData(dWantCR3, idle)
 	u.setData(dCurCR3, idle)
 
@@ -130,6 +143,16 @@ func (u *vcpu) kick() {
 	if tid := u.tid.Load(); tid != 0 {
 		unix.Tgkill(unix.Getpid(), int(tid), unix.SIGURG)
 	}
+}
+
+// leave records that u no longer runs guest code and wakes shootdowns
+// waiting for it.
+func (u *vcpu) leave() {
+	v := u.vm
+	v.mu.Lock()
+	u.as.Store(nil)
+	v.cond.Broadcast()
+	v.mu.Unlock()
 }
 
 // close frees the vCPU's fd and kvm_run mapping.

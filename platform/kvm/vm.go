@@ -31,7 +31,13 @@ type vm struct {
 	// latest reloads CR3 on its next entry (resyncing KVM's unsync pages).
 	flushGen atomic.Uint64
 
+	// logEnd is logBase+len(log), readable without mu.
+	logEnd atomic.Uint64
+
 	mu sync.Mutex
+	// cond (on mu) wakes shootdowns when a vCPU loads touches or leaves
+	// its guest.
+	cond *sync.Cond
 	// next is the bump pointer of the private page allocator; free and
 	// freePML4 hold pages whose shadows have been zapped.
 	next     uint64
@@ -77,6 +83,7 @@ func newVM(poolFD int) (*vm, error) {
 		return nil, errorf("open /dev/kvm: %w", err)
 	}
 	v := &vm{kvmfd: kvmfd, vmfd: -1, next: privAllocBase, idle: make(chan *vcpu, maxVCPUs), mxcsrMask: 0xffbf}
+	v.cond = sync.NewCond(&v.mu)
 	if err := v.init(poolFD); err != nil {
 		v.close()
 		return nil, err
@@ -91,7 +98,7 @@ func (v *vm) init(poolFD int) error {
 	for _, c := range []struct {
 		cap  uintptr
 		name string
-	}{{capUserMemory, "KVM_CAP_USER_MEMORY"}, {capImmediateExit, "KVM_CAP_IMMEDIATE_EXIT"}} {
+	}{{capUserMemory, "KVM_CAP_USER_MEMORY"}, {capImmediateExit, "KVM_CAP_IMMEDIATE_EXIT"}, {capXsave, "KVM_CAP_XSAVE"}} {
 		if r, _ := ioctl(v.kvmfd, kvmCheckExtension, c.cap); r == 0 {
 			return errorf("%s is not available", c.name)
 		}
@@ -168,8 +175,8 @@ func (v *vm) buildSharedTables() {
 	for i := 0; i < pageSize; i += 2 {
 		code[i], code[i+1] = 0x0f, 0x0b // ud2
 	}
-	code[0], code[1] = 0x0f, 0x05                               // syscall
-	code[lstarVA-trampVA], code[lstarVA-trampVA+1] = 0x0f, 0x0b // ud2
+	code[lstarVA-trampVA], code[lstarVA-trampVA+1] = 0xe6, exitPort // out %al,$exitPort
+	code[probeVA-trampVA], code[probeVA-trampVA+1] = 0x0f, 0x05     // syscall
 	v.initPML4(privIdlePML4)
 }
 
@@ -230,6 +237,7 @@ func (v *vm) touch(entries []uint64) {
 	}
 	v.mu.Lock()
 	v.log = append(v.log, entries...)
+	v.logEnd.Store(v.logBase + uint64(len(v.log)))
 	v.mu.Unlock()
 }
 
@@ -241,22 +249,49 @@ func (v *vm) freePages(pages []freedPage) {
 		v.log = append(v.log, (kernBase+p.off)|1)
 		v.afterLog = append(v.afterLog, logFree{at: v.logBase + uint64(len(v.log)), page: p})
 	}
+	v.logEnd.Store(v.logBase + uint64(len(v.log)))
 	v.mu.Unlock()
 }
 
-// takeTouches copies into list up to len(list) log entries that u has not
-// applied yet, and says whether more remain. Every vCPU applies every entry
-// before it runs guest code again, so none runs with a stale shadow entry
-// that another vCPU has not zapped yet.
-func (v *vm) takeTouches(u *vcpu, list []uint64) (int, bool) {
+// takeTouches writes into list (u's touch list) up to len(list)/8 log
+// entries that u has not applied yet, and says how many and whether more
+// remain. Every vCPU applies every entry before it runs guest code again,
+// so none runs with a stale shadow entry that another vCPU has not zapped
+// yet; shootdowns waiting for u learn how far that now goes.
+func (v *vm) takeTouches(u *vcpu, list []byte) (int, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if u.cursor < v.logBase {
 		u.cursor = v.logBase
 	}
 	i := u.cursor - v.logBase
-	n := copy(list, v.log[i:])
+	n := min(len(v.log)-int(i), len(list)/8)
+	for k, e := range v.log[i : int(i)+n] {
+		le.PutUint64(list[8*k:], e)
+	}
+	u.loaded.Store(u.cursor + uint64(n))
+	v.cond.Broadcast()
 	return n, int(i)+n < len(v.log)
+}
+
+// shootdown returns once no vCPU can run guest code of as with a TLB or
+// shadow entry that the touches logged so far remove: a vCPU running as
+// is kicked, and loads them for its way back into the guest (as Linux's
+// flush_tlb_mm_range waits for the other CPUs' flushes).
+func (v *vm) shootdown(as *AddressSpace) {
+	end := v.logEnd.Load()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, u := range v.vcpus {
+		if u.as.Load() == as && u.loaded.Load() < end {
+			u.kick()
+		}
+	}
+	for _, u := range v.vcpus {
+		for u.as.Load() == as && u.loaded.Load() < end {
+			v.cond.Wait()
+		}
+	}
 }
 
 // touched records that u applied n entries and returns the new flush

@@ -53,3 +53,12 @@ func TestFallocate(t *testing.T) {
 	prog := harness.BuildAndInstallC(t, "fallocate.c", "fallocate", true)
 	differential(t, []string{prog}, 0, "size 100\n", "ab..efgh\n", "punch without keep: -1 Not supported\n")
 }
+
+// TestSplice compares splice.c: splice between a file and a pipe with and
+// without offsets, tee duplicating pipe content, and the EINVAL/ESPIPE cases.
+func TestSplice(t *testing.T) {
+	harness.RequireRoot(t)
+	prog := harness.BuildAndInstallC(t, "splice.c", "splice", true)
+	differential(t, []string{prog}, 0, "off now 7\n", "tee copy: 23456\n", "file got: 23456\n",
+		"offset on pipe: -1 Invalid seek\n", "tee same pipe: -1 Invalid argument\n")
+}
