@@ -1,10 +1,15 @@
 package sentry
 
 // Lock order:
-//   Kernel.mu (process tree, pid table, wait/exit state)
+//   Kernel.mu (process tree, pid table, wait/exit state, affinity)
 //     -> ThreadGroup.sigMu (signal actions and pending sets)
-//   mm.MM and vfs locks are leaves taken without Kernel.mu held where possible.
-//   Kernel.mmMu and futexTable.mu are leaves.
+//     -> sigWatch.mu (signalfds and sigtimedwait waiters; notifications
+//        under it take only wait-queue locks)
+//     -> ttyTable.mu -> a tty.PTY's lock
+//   intervalTimer.mu is taken without Kernel.mu (fire releases it first).
+//   futexTable.mu -> mm.MM.mu (the futex word is read under the table lock).
+//   mm.MM -> VFS.mu (page faults read file content) -> FileCache.mu.
+//   Kernel.mmMu, lockTable.mu, FDTable.mu and straceMu are leaves.
 
 import (
 	"io"
