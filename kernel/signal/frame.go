@@ -151,14 +151,16 @@ type Frame struct {
 // __setup_rt_frame do.
 func Build(in FrameInput) (Frame, error) {
 	r := in.Regs
+	// nested: the interrupted code already runs on the alternate stack
+	// (judged at the original rsp); entering: the frame switches to it.
+	nested := in.Alt.On(r.Rsp)
 	sp := r.Rsp - redZone
-	onAlt := false
+	entering := false
 	if in.Act.Flags&SAOnStack != 0 && in.Alt.FlagsFor(sp) == 0 {
 		sp = in.Alt.Sp + in.Alt.Size
-		onAlt = true
-	} else if in.Alt.On(sp) {
-		onAlt = true
+		entering = true
 	}
+	onAlt := nested || entering
 	fpSize := uint64(len(r.FPState))
 	// fpu__alloc_mathframe: xsave area + MAGIC2, 64-byte aligned.
 	fpAddr := (sp - (fpSize + 4)) &^ 63

@@ -14,14 +14,22 @@
 // Running: vCPUs are in 64-bit long mode with a ring-3 code segment set
 // once with KVM_SET_SREGS (supervisor mode set that way is emulated
 // instruction by instruction on kvm_pvm). Every exception (IDT) enters a
-// small ring-0 stub (stub.go); so does `syscall`, whose LSTAR target
-// kvm_pvm runs in ring 3 for a guest that is not PVM-aware: LSTAR points at
-// a user-mode `ud2`, and the stub takes a #UD there for a syscall. The stub
-// saves the guest state into the vCPU's data page and leaves KVM_RUN
-// with an `out`; the way back is an iretq (sysretq is not emulated on
-// kvm_pvm). A round trip costs one ioctl: registers and FXSAVE state move
-// through the data page, and KVM_CAP_SYNC_REGS reports rip on each exit
-// (to tell a stub exit from a guest's own `out`, which becomes SIGSEGV).
+// small ring-0 stub (stub.go), which saves the guest state into the vCPU's
+// data page and leaves KVM_RUN with an `out`; the way back is an iretq
+// (sysretq is not emulated on kvm_pvm). `syscall` does not: kvm_pvm runs
+// the LSTAR target in ring 3 for a guest that is not PVM-aware, so LSTAR
+// points at a user-mode `out` to exitPort (the TSS I/O bitmap allows that
+// port alone) and a syscall leaves KVM_RUN from ring 3; the registers come
+// from KVM_CAP_SYNC_REGS and the FP state from KVM_GET_XSAVE, and while
+// nothing else changed the next Switch resumes the guest by writing the
+// synced registers back (fastEnter): one exit and ~38 µs per getpid, where
+// the stub's #UD and iretq cost ~105 µs. KVM_CAP_SYNC_REGS also reports rip
+// on each exit, to tell these exits from a guest's own `out` (SIGSEGV).
+// An Interrupt that lands in the trampoline or the stub lets the vCPU
+// reach the stub and stop there, so only the guest's own registers come
+// back. Page-table edits that remove rights are shot down: vCPUs running
+// the address space are kicked and load the touches before they run guest
+// code again, and the edit returns only then (vm.shootdown).
 // TLB and shadow-page coherence: see stub.go. fs_base/gs_base are written
 // by the stub with wrmsr when they change; CPUID is KVM_GET_SUPPORTED_CPUID
 // with XSAVE/AVX/FSGSBASE masked; rdtsc runs natively.

@@ -93,3 +93,57 @@ func TestInterruptKeepsState(t *testing.T) {
 		}
 	}
 }
+
+// codeLoadSpin: 1: movabs $0x600000,%rcx; mov (%rcx),%rax; jmp 1b
+var codeLoadSpin = []byte{0x48, 0xb9, 0, 0, 0x60, 0, 0, 0, 0, 0, 0x48, 0x8b, 0x01, 0xeb, 0xf1}
+
+// TestUnmapShootsDown unmaps a page that a guest on a running vCPU keeps
+// loading: once Unmap returns, the guest must fault on it (as after
+// Linux's TLB shootdown), not go on through a stale TLB or shadow entry.
+func TestUnmapShootsDown(t *testing.T) {
+	e := newEnv(t)
+	r := e.regsAt(codeLoadSpin)
+	evs := make(chan platform.Event, 1)
+	go func() {
+		ev, err := e.ctx.Switch(e.as, r)
+		if err != nil {
+			t.Errorf("Switch: %v", err)
+		}
+		evs <- ev
+	}()
+	time.Sleep(20 * time.Millisecond) // the guest is spinning by now
+	if err := e.as.Unmap(dataAddr, pageSize); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-evs:
+		if ev.Kind != platform.EventFault || ev.Addr != dataAddr {
+			t.Errorf("event %+v, want a fault at %#x", ev, dataAddr)
+		}
+	case <-time.After(time.Second):
+		e.ctx.Interrupt()
+		ev := <-evs
+		t.Errorf("the guest still loads from the unmapped page a second after Unmap (then %+v)", ev)
+	}
+	// A downgrade to read-only is shot down too: a store loop faults.
+	e.mustMap(dataAddr, 1, platform.ReadWrite)
+	code := append([]byte(nil), codeLoadSpin...)
+	code[11] = 0x89 // mov %rax,(%rcx)
+	r = e.regsAt(code)
+	go func() {
+		ev, _ := e.ctx.Switch(e.as, r)
+		evs <- ev
+	}()
+	time.Sleep(20 * time.Millisecond)
+	e.mustMap(dataAddr, 1, platform.Read)
+	select {
+	case ev := <-evs:
+		if ev.Kind != platform.EventFault || ev.Addr != dataAddr || ev.Code != segvAccErr {
+			t.Errorf("event %+v, want a write fault at %#x", ev, dataAddr)
+		}
+	case <-time.After(time.Second):
+		e.ctx.Interrupt()
+		<-evs
+		t.Errorf("the guest still stores to a page made read-only a second ago")
+	}
+}

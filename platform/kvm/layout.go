@@ -18,8 +18,9 @@ const (
 // Guest-virtual layout. The user half is the guest's, below maxUserAddress
 // (Linux's TASK_SIZE). Every address space's PML4 shares two kernel-half
 // entries: kernBase maps the whole private memslot supervisor-only (2 MiB
-// pages), and trampVA maps one user-executable page holding `syscall`, the
-// way into the stub for a vCPU that is in ring 3 (see stub.go).
+// pages), and trampVA maps one user-executable page holding the `ud2` whose
+// #UD is the way into the stub for a vCPU that is in ring 3 (see stub.go)
+// and the `out` that LSTAR points at.
 const (
 	maxUserAddress = 0x7ffffffff000
 	kernBase       = 0xffff800000000000
@@ -44,24 +45,24 @@ const (
 // Offsets in a vCPU block: the stub's code, its data page, the descriptor
 // tables, the pending page-table touches and the ring-0 stack.
 const (
-	blkCode      = 0x0000
-	blkData      = 0x1000
-	blkGDT       = 0x2000
-	blkTSS       = 0x2080
-	blkIDT       = 0x2100
-	blkTouch     = 0x3000
-	maxTouches   = 0x2000 / 8
-	blkStackTop  = 0x8000
-	gdtLimit     = 10*8 - 1
-	tssIOMap     = 0x300 // I/O permission bitmap offset in the TSS (past the IDT)
-	tssLimit     = tssIOMap + exitPort/8 + 1
-	nVectors     = 32
-	idtLimit     = nVectors*16 - 1
-	selKernCS    = 0x10
-	selKernSS    = 0x18
-	selUserCS    = 0x33
-	selUserSS    = 0x2b
-	selTSS       = 0x40
+	blkCode     = 0x0000
+	blkData     = 0x1000
+	blkGDT      = 0x2000
+	blkTSS      = 0x2080
+	blkIDT      = 0x2100
+	blkTouch    = 0x3000
+	maxTouches  = 0x2000 / 8
+	blkStackTop = 0x8000
+	gdtLimit    = 10*8 - 1
+	tssIOMap    = 0x300 // I/O permission bitmap offset in the TSS (past the IDT)
+	tssLimit    = tssIOMap + exitPort/8 + 1
+	nVectors    = 32
+	idtLimit    = nVectors*16 - 1
+	selKernCS   = 0x10
+	selKernSS   = 0x18
+	selUserCS   = 0x33
+	selUserSS   = 0x2b
+	selTSS      = 0x40
 	// trampRetAddr is the rcx the host gives the trampoline's ud2 (at
 	// trampVA): with dArmed it tells the stub's #UD handler a way in.
 	trampRetAddr = trampVA + 2

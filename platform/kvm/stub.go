@@ -8,14 +8,15 @@ import "fmt"
 // ioctls on the hot path. Its operands are RIP-relative, so each copy
 // reaches its own vCPU's data page; it keeps no state of its own.
 //
-// Way out (a syscall, via the #UD of LSTAR's ud2, or an exception via the IDT): save the general
-// registers, rip/rsp/rflags (from rcx/r11 after syscall, from the exception
-// frame on the TSS rsp0 stack otherwise), vector, error code, CR2 for #PF and
+// Way out (an exception via the IDT; guest syscalls leave from ring 3, see
+// the package doc): save the general registers, rip/rsp/rflags (from the
+// exception frame on the TSS rsp0 stack), vector, error code, CR2 for #PF and
 // the FXSAVE area into the data page, then `out` to exitPort, which leaves
 // KVM_RUN with KVM_EXIT_IO.
 //
-// Way in (the instruction after the `out`, or the trampoline for a vCPU
-// that is in ring 3): apply the pending page-table touches (below), load CR3
+// Way in (the instruction after the `out`, or the trampoline's ud2 for a
+// vCPU that is in ring 3, told from a guest's by rcx = trampRetAddr and
+// dArmed): apply the pending page-table touches (below), load CR3
 // if the address space changed or a flush is due, write FS_BASE/GS_BASE
 // with wrmsr if they changed, fxrstor, build an iretq frame on the block's
 // stack and iretq to ring 3 (sysretq is not emulated on kvm_pvm).
@@ -34,14 +35,14 @@ import "fmt"
 // stubCode is the stub and the offsets of its entry points.
 type stubCode struct {
 	code     []byte
-	syscall  int           // LSTAR target
-	afterOut int           // rip of an exit: the instruction after the `out`
-	enter    int           // the way in
+	syscall  int // LSTAR target
+	afterOut int // rip of an exit: the instruction after the `out`
+	enter    int // the way in
 	// stopCheck is the way in's test of dStop, iret its iretq and stop
 	// the exit it takes when dStop is set: between the first two nothing
 	// but the guest's own state is loaded, so the host may move rip to stop.
 	stopCheck, iret, stop int
-	vectors  [nVectors]int // IDT targets
+	vectors               [nVectors]int // IDT targets
 }
 
 // vectorHasErrorCode says which exceptions push an error code (SDM vol. 3, 6.15).
@@ -71,8 +72,9 @@ func buildStub() stubCode {
 		}
 	}
 
-	// syscall from ring 3, through the #UD of the ud2 at LSTAR: rcx =
-	// return rip, r11 = rflags; the exception frame holds the guest's rsp.
+	// The #UD of the ud2 at trampVA: the way in when rcx = trampRetAddr
+	// and dArmed; otherwise a guest jumped there, reported as a syscall
+	// (rcx, r11 as a syscall leaves them; the frame holds the guest's rsp).
 	a.label("syscall")
 	a.cmpRegMem(rCX, d(dTrampRt))
 	a.jcc(ccNE, "syscall.save")

@@ -109,17 +109,25 @@ static void bad_stack_fault(void)
 	__asm__ volatile("mov %0,%%rsp\nmov (%%rsp),%%rax" ::"r"(unmapped + 4096) : "rax", "memory");
 }
 
+/* A handler that faults again while running on the alternate stack: each
+ * nested delivery (SA_NODEFER) puts a frame below the last one, until the
+ * next one would not fit, whatever the CPU's FP frame size. */
+static void refault(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig, (void)si, (void)uc;
+	__asm__ volatile("mov (%0),%%rax" ::"r"(unmapped) : "rax", "memory");
+}
+
 static void sigaltstack_overflow(void)
 {
-	static char small[4096] __attribute__((aligned(16)));
-	stack_t ss = {.ss_sp = small + 2048, .ss_size = 2048, .ss_flags = 0};
+	static char small[16384] __attribute__((aligned(16)));
+	stack_t ss = {.ss_sp = small, .ss_size = sizeof small, .ss_flags = 0};
 	sigaltstack(&ss, NULL);
 	struct sigaction sa = {0};
-	sa.sa_sigaction = handler;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sa.sa_sigaction = refault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
 	sigaction(SIGSEGV, &sa, NULL);
-	/* Already on the tiny alternate stack, near its bottom. */
-	__asm__ volatile("mov %0,%%rsp\nmov (%1),%%rax" ::"r"(small + 2048 + 64), "r"(unmapped) : "rax", "memory");
+	__asm__ volatile("mov (%0),%%rax" ::"r"(unmapped) : "rax", "memory");
 }
 
 int main(void)
