@@ -17,10 +17,12 @@ all: build
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/kvsentry ./cmd/kvsentry
 
-## test: vet and run every test (needs root and musl-gcc)
+## test: vet and run every test (needs root and musl-gcc), then the
+## end-to-end and differential suites again on the KVM platform
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) test-kvm
 
 ## test-kvm: the end-to-end and differential suites again on the KVM
 ## platform (KVSENTRY_PLATFORM=kvm); skipped when kvm does not work here
