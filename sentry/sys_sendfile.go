@@ -11,6 +11,20 @@ func init() {
 	register(unix.SYS_COPY_FILE_RANGE, "fpfpdx", Full, "", sysCopyFileRange)
 }
 
+// filePair returns the input file (open for reading) and the output file
+// (open for writing) of a copying call — sendfile, copy_file_range,
+// splice, tee — each with a reference the caller drops.
+func (t *Task) filePair(inFD, outFD int32) (in, out *vfs.File, err error) {
+	if in, err = t.fileFor(inFD, false); err != nil {
+		return nil, nil, err
+	}
+	if out, err = t.fileFor(outFD, true); err != nil {
+		in.DecRef()
+		return nil, nil, err
+	}
+	return in, out, nil
+}
+
 // copyBetween moves up to n bytes from in to out through a sentry buffer.
 // inOff/outOff, when non-nil, are positional offsets advanced as data moves.
 func (t *Task) copyBetween(out, in *vfs.File, n uint64, inOff, outOff *int64) (uint64, error) {
@@ -75,16 +89,12 @@ func (t *Task) copyBetween(out, in *vfs.File, n uint64, inOff, outOff *int64) (u
 
 // sysSendfile implements sendfile(2).
 func sysSendfile(t *Task, a *sysArgs) (uint64, error) {
-	out, err := t.fileFor(int32(a[0]), true)
-	if err != nil {
-		return 0, err
-	}
-	defer out.DecRef()
-	in, err := t.fileFor(int32(a[1]), false)
+	in, out, err := t.filePair(int32(a[1]), int32(a[0]))
 	if err != nil {
 		return 0, err
 	}
 	defer in.DecRef()
+	defer out.DecRef()
 	if out.Flags()&unix.O_APPEND != 0 {
 		return 0, unix.EINVAL
 	}
@@ -111,15 +121,11 @@ func sysCopyFileRange(t *Task, a *sysArgs) (uint64, error) {
 	if a[5] != 0 {
 		return 0, unix.EINVAL
 	}
-	in, err := t.fileFor(int32(a[0]), false)
+	in, out, err := t.filePair(int32(a[0]), int32(a[2]))
 	if err != nil {
 		return 0, err
 	}
 	defer in.DecRef()
-	out, err := t.fileFor(int32(a[2]), true)
-	if err != nil {
-		return 0, err
-	}
 	defer out.DecRef()
 	if out.Flags()&unix.O_APPEND != 0 {
 		return 0, unix.EBADF

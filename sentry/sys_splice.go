@@ -23,15 +23,11 @@ func sysSplice(t *Task, a *sysArgs) (uint64, error) {
 	if a[5]&^uint64(spliceMove|spliceNonblock|spliceMore|spliceGift) != 0 {
 		return 0, unix.EINVAL
 	}
-	in, err := t.fileFor(int32(a[0]), false)
+	in, out, err := t.filePair(int32(a[0]), int32(a[2]))
 	if err != nil {
 		return 0, err
 	}
 	defer in.DecRef()
-	out, err := t.fileFor(int32(a[2]), true)
-	if err != nil {
-		return 0, err
-	}
 	defer out.DecRef()
 	if !in.IsPipe() && !out.IsPipe() {
 		return 0, unix.EINVAL
@@ -83,15 +79,11 @@ func sysTee(t *Task, a *sysArgs) (uint64, error) {
 	if a[3]&^uint64(spliceMove|spliceNonblock|spliceMore|spliceGift) != 0 {
 		return 0, unix.EINVAL
 	}
-	in, err := t.fileFor(int32(a[0]), false)
+	in, out, err := t.filePair(int32(a[0]), int32(a[1]))
 	if err != nil {
 		return 0, err
 	}
 	defer in.DecRef()
-	out, err := t.fileFor(int32(a[1]), true)
-	if err != nil {
-		return 0, err
-	}
 	defer out.DecRef()
 	if !in.IsPipe() || !out.IsPipe() || in.SamePipe(out) {
 		return 0, unix.EINVAL

@@ -130,6 +130,9 @@ type Task struct {
 	spuriousFault uint64
 	// robustList and robustLen are set_robust_list's arguments.
 	robustList, robustLen uint64
+	// dying mirrors killed for the task's own lock-free check on every
+	// return from the guest (killed never goes back to false).
+	dying atomic.Bool
 	// sigPending hints that a signal may be deliverable (set by senders
 	// under Kernel.mu, cleared by the task when it finds none).
 	sigPending atomic.Bool
@@ -154,6 +157,7 @@ func (t *Task) killLocked(ws uint32) {
 	if !t.killed {
 		t.killed = true
 		t.exitStatus = ws
+		t.dying.Store(true)
 	}
 	t.interruptLocked()
 }

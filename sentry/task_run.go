@@ -50,9 +50,10 @@ func (t *Task) run(first func() error, started chan<- error) {
 		if t.shouldExit() {
 			return
 		}
-		if t.mm.AddressSpace() == nil {
-			as, err := t.k.plat.NewAddressSpace()
-			if err != nil {
+		as := t.mm.AddressSpace()
+		if as == nil {
+			var err error
+			if as, err = t.k.plat.NewAddressSpace(); err != nil {
 				logrus.Errorf("task %d: new address space: %v", t.tid, err)
 				t.dieGroup(wsSignaled(int(unix.SIGKILL), false))
 				return
@@ -61,7 +62,7 @@ func (t *Task) run(first func() error, started chan<- error) {
 			// A forked child: map what it shares with its parent up front.
 			t.mm.Prefault([]uint64{t.regs.Rsp, t.regs.Rsp - mm.PageSize}, prefaultPages, false)
 		}
-		ev, err := ctx.Switch(t.mm.AddressSpace(), &t.regs)
+		ev, err := ctx.Switch(as, &t.regs)
 		if err != nil {
 			logrus.Errorf("task %d: platform switch: %v", t.tid, err)
 			t.dieGroup(wsSignaled(int(unix.SIGKILL), false))
@@ -121,10 +122,9 @@ const prefaultPages = 4096
 // shouldExit reports whether the task has been killed, and finishes its exit
 // if so.
 func (t *Task) shouldExit() bool {
-	t.k.mu.Lock()
-	killed := t.killed
-	t.k.mu.Unlock()
-	if !killed {
+	// Kernel.mu is not taken on this per-event path: dying is set, under
+	// it, together with killed.
+	if !t.dying.Load() {
 		return false
 	}
 	t.exitTask()
