@@ -25,6 +25,9 @@ type FDTable struct {
 	files map[int32]fdEntry
 	// limit is RLIMIT_NOFILE's soft value, checked on allocation.
 	limit int32
+	// capacity is Linux's fdt->max_fds: the size the table has grown to
+	// (it never shrinks), which select(2) clamps its nfds argument to.
+	capacity int32
 	// owner is the process the table belongs to, and onClose runs for each
 	// descriptor it closes (a process loses its POSIX record locks on an
 	// inode when it closes any fd of it).
@@ -42,9 +45,44 @@ func (t *FDTable) closed(f *vfs.File) {
 
 // newFDTable returns an empty table.
 func newFDTable() *FDTable {
-	t := &FDTable{files: map[int32]fdEntry{}, limit: 1024}
+	t := &FDTable{files: map[int32]fdEntry{}, limit: 1024, capacity: fdTableDefault}
 	t.users.Store(1)
 	return t
+}
+
+// fdTableDefault is NR_OPEN_DEFAULT (BITS_PER_LONG): the size of a new
+// table, embedded in Linux's files_struct.
+const fdTableDefault = 64
+
+// fdTableNrOpen is fs.nr_open's default, the largest table Linux allocates.
+const fdTableNrOpen = 1 << 20
+
+// fdTableSize is alloc_fdtable's size for a table that must hold fd nr:
+// whole kilobytes of pointers (128 slots), a power of two of them.
+func fdTableSize(nr int32) int32 {
+	const perKB = 1024 / 8
+	k := int32(1)
+	for k < nr/perKB+1 {
+		k <<= 1
+	}
+	if n := k * perKB; n < fdTableNrOpen {
+		return n
+	}
+	return fdTableNrOpen
+}
+
+// growLocked is expand_files: the table grows to hold fd.
+func (t *FDTable) growLocked(fd int32) {
+	if fd >= t.capacity {
+		t.capacity = fdTableSize(fd)
+	}
+}
+
+// MaxFDs returns the table's current size (fdt->max_fds).
+func (t *FDTable) MaxFDs() int32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.capacity
 }
 
 // get adds a sharing task (clone with CLONE_FILES).
@@ -97,6 +135,7 @@ func (t *FDTable) Add(f *vfs.File, cloexec bool, min int32) (int32, error) {
 		return -1, err
 	}
 	f.IncRef()
+	t.growLocked(fd)
 	t.files[fd] = fdEntry{file: f, cloexec: cloexec}
 	return fd, nil
 }
@@ -114,6 +153,7 @@ func (t *FDTable) Set(fd int32, f *vfs.File, cloexec bool) error {
 	}
 	old, had := t.files[fd]
 	f.IncRef()
+	t.growLocked(fd)
 	t.files[fd] = fdEntry{file: f, cloexec: cloexec}
 	t.mu.Unlock()
 	if had {
@@ -148,15 +188,24 @@ func (t *FDTable) SetCloexec(fd int32, on bool) error {
 	return nil
 }
 
-// Fork returns a copy sharing every open file description (fork(2)).
+// Fork returns a copy sharing every open file description (fork(2)). Like
+// dup_fd, the copy is sized for the highest open descriptor (rounded up to
+// a word of bits), not for the parent's table.
 func (t *FDTable) Fork() *FDTable {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := &FDTable{files: make(map[int32]fdEntry, len(t.files)), limit: t.limit, onClose: t.onClose}
+	n := &FDTable{files: make(map[int32]fdEntry, len(t.files)), limit: t.limit, capacity: fdTableDefault, onClose: t.onClose}
 	n.users.Store(1)
+	open := int32(0)
 	for fd, e := range t.files {
 		e.file.IncRef()
 		n.files[fd] = e
+		if fd+1 > open {
+			open = fd + 1
+		}
+	}
+	if open = (open + 63) &^ 63; open > n.capacity {
+		n.capacity = fdTableSize(open - 1)
 	}
 	return n
 }

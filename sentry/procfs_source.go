@@ -183,12 +183,16 @@ func (p procTask) Status() []byte {
 	if p.t.mm != nil {
 		vm, rss = p.t.mm.VirtualSize()/1024, p.t.mm.RSS()/1024
 	}
+	fdSize := int32(0) // a zombie has no table, as in Linux
+	if fds := p.t.fds; fds != nil {
+		fdSize = fds.MaxFDs()
+	}
 	groups := make([]string, 0, len(c.Groups))
 	for _, g := range c.Groups {
 		groups = append(groups, fmt.Sprint(g))
 	}
-	return []byte(fmt.Sprintf("Name:\t%s\nUmask:\t%04o\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\nUid:\t%d\t%d\t%d\t%d\nGid:\t%d\t%d\t%d\t%d\nFDSize:\t64\nGroups:\t%s\nVmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmLck:\t       0 kB\nVmHWM:\t%8d kB\nVmRSS:\t%8d kB\nThreads:\t%d\nSigQ:\t0/0\nCpus_allowed_list:\t0-%d\n",
-		p.Comm(), p.t.fs.umask, state, p.tg.pid, p.tg.pid, ppid, c.UID, c.UID, c.UID, c.UID, c.GID, c.GID, c.GID, c.GID,
+	return []byte(fmt.Sprintf("Name:\t%s\nUmask:\t%04o\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\nUid:\t%d\t%d\t%d\t%d\nGid:\t%d\t%d\t%d\t%d\nFDSize:\t%d\nGroups:\t%s\nVmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmLck:\t       0 kB\nVmHWM:\t%8d kB\nVmRSS:\t%8d kB\nThreads:\t%d\nSigQ:\t0/0\nCpus_allowed_list:\t0-%d\n",
+		p.Comm(), p.t.fs.umask, state, p.tg.pid, p.tg.pid, ppid, c.UID, c.UID, c.UID, c.UID, c.GID, c.GID, c.GID, c.GID, fdSize,
 		strings.Join(groups, " "), vm, vm, rss, rss, len(p.TIDs()), runtime.NumCPU()-1))
 }
 

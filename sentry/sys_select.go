@@ -68,8 +68,8 @@ func (t *Task) selectFDs(n int64, inp, outp, exp uint64, end *time.Time) (uint64
 	if n < 0 {
 		return 0, unix.EINVAL
 	}
-	if lim := int64(t.nofileLimit()); n > lim {
-		n = lim
+	if max := int64(t.fds.MaxFDs()); n > max {
+		n = max
 	}
 	nfd := int(n)
 	var sets [3]fdSet

@@ -46,6 +46,64 @@ static int usr1_blocked(void)
 	return sigismember(&cur, SIGUSR1);
 }
 
+/* select1 selects for reading on one fd with nfds n and a 10 ms timeout. */
+static void select1(const char *label, int n, int fd)
+{
+	fd_set rd;
+	FD_ZERO(&rd);
+	FD_SET(fd, &rd);
+	struct timeval tv = {0, 10000};
+	CHECK(label, select(n, &rd, NULL, NULL, &tv));
+}
+
+/* fdsize prints the FDSize line of /proc/self/status (the table's size). */
+static void fdsize(const char *who)
+{
+	char line[128];
+	FILE *f = fopen("/proc/self/status", "r");
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "FDSize:", 7) == 0)
+			printf("%s: %s", who, line);
+	if (f)
+		fclose(f);
+}
+
+/* select_table_size shows that select(2) clamps nfds to the size of the
+ * descriptor table (core_sys_select's max_fds), which starts at 64 slots,
+ * grows in steps of 128 * 2^k when a higher fd is installed, never shrinks,
+ * and is sized by the highest open fd in a forked child (dup_fd). A child is
+ * used so that the table the test runner handed down does not matter. */
+static void select_table_size(void)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		fdsize("child");
+		select1("child: select(101, {100}) with a 64-slot table", 101, 100);
+		dup2(0, 100);
+		close(100);
+		select1("child: select(101, {100}) after fd 100 was used", 101, 100);
+		select1("child: select(200, {150}) with a 128-slot table", 200, 150);
+		dup2(0, 130);
+		fdsize("child, fd 130 used");
+		select1("child: select(200, {150}) after fd 130 was used", 200, 150);
+		if (fork() == 0) {
+			select1("grandchild: select(300, {257}) with fd 130 open", 300, 257);
+			close(130);
+			_exit(0);
+		}
+		wait(NULL);
+		close(130);
+		if (fork() == 0) {
+			fdsize("grandchild");
+			select1("grandchild: select(101, {100}) with fds < 64 open", 101, 100);
+			_exit(0);
+		}
+		wait(NULL);
+		_exit(0);
+	}
+	waitpid(c, NULL, 0);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -140,9 +198,11 @@ int main(void)
 	CHECK("select(pipe with data, rd {r}, wr {r,w})", syscall(SYS_select, p[1] + 1, &rd, &wr, NULL, &tv));
 	printf("  rd: r=%d  wr: r=%d w=%d  time left <=5s=%d >4s=%d\n", FD_ISSET(p[0], &rd), FD_ISSET(p[0], &wr), FD_ISSET(p[1], &wr),
 	       tv.tv_sec < 5 || (tv.tv_sec == 5 && tv.tv_usec == 0), tv.tv_sec >= 4);
+	/* fd 60 is inside every descriptor table (Linux starts with 64 slots). */
 	FD_ZERO(&rd);
-	FD_SET(100, &rd);
-	CHECK("select(closed fd 100)", select(101, &rd, NULL, NULL, NULL));
+	FD_SET(60, &rd);
+	CHECK("select(closed fd 60)", select(61, &rd, NULL, NULL, NULL));
+	select_table_size();
 	CHECK("select(n=-1)", select(-1, NULL, NULL, NULL, NULL));
 	tv = (struct timeval){0, -1};
 	CHECK("select(tv_usec=-1)", syscall(SYS_select, 0, NULL, NULL, NULL, &tv));
