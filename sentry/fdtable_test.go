@@ -72,3 +72,39 @@ func TestQuoteBytes(t *testing.T) {
 		t.Errorf("quoteBytes = %s", got)
 	}
 }
+
+// TestFDTableSize checks the table size select(2) clamps to, against the
+// sizes Linux's alloc_fdtable and dup_fd give (fs/file.c).
+func TestFDTableSize(t *testing.T) {
+	for _, c := range []struct{ fd, want int32 }{{64, 128}, {127, 128}, {128, 256}, {255, 256}, {256, 512}, {383, 512}, {384, 512}, {511, 512}, {512, 1024}, {1 << 21, 1 << 20}} {
+		if got := fdTableSize(c.fd); got != c.want {
+			t.Errorf("fdTableSize(%d) = %d, want %d", c.fd, got, c.want)
+		}
+	}
+	ft := newFDTable()
+	r, w := vfs.NewPipe()
+	defer r.DecRef()
+	defer w.DecRef()
+	if got := ft.MaxFDs(); got != 64 {
+		t.Fatalf("new table size %d, want 64", got)
+	}
+	ft.Add(r, false, 0)
+	if err := ft.Set(130, w, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := ft.MaxFDs(); got != 256 {
+		t.Errorf("after fd 130: size %d, want 256", got)
+	}
+	ft.Remove(130)
+	if got := ft.MaxFDs(); got != 256 {
+		t.Errorf("the table shrank on close: %d", got)
+	}
+	if got := ft.Fork().MaxFDs(); got != 64 {
+		t.Errorf("fork with only fd 0 open: size %d, want 64", got)
+	}
+	ft.Set(100, w, false)
+	if got := ft.Fork().MaxFDs(); got != 128 {
+		t.Errorf("fork with fd 100 open: size %d, want 128", got)
+	}
+	ft.CloseAll()
+}
