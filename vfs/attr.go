@@ -256,11 +256,15 @@ func (v *VFS) copyUp(in *inode) error {
 	if !in.isReg() || in.hostPath == "" || in.fs.kind != fsOverlay {
 		return nil
 	}
-	data, err := in.fs.hostReadAll(in.hostPath, in.size)
+	fd, err := in.fs.hostOpenReg(in.hostPath)
 	if err != nil {
 		return err
 	}
-	in.data = data
+	err = v.loadContent(in, fd)
+	unix.Close(fd)
+	if err != nil {
+		return err
+	}
 	in.hostPath = ""
 	in.hostMu.Lock()
 	if in.hostFD >= 0 {
@@ -278,7 +282,7 @@ func (v *VFS) truncateLocked(in *inode, size int64) error {
 		return unix.EACCES
 	}
 	if size == 0 && in.hostPath != "" && in.isReg() {
-		in.data = []byte{}
+		v.newContent(in)
 		in.hostPath = ""
 		in.hostMu.Lock()
 		if in.hostFD >= 0 {
@@ -293,15 +297,14 @@ func (v *VFS) truncateLocked(in *inode, size int64) error {
 	if size > 1<<40 {
 		return unix.EFBIG
 	}
-	n := int(size)
-	if n <= len(in.data) {
+	if size <= in.content.Size() {
 		// Pages past the new end go; the tail of the last one reads zero.
-		pageEnd := (n + mm.PageSize - 1) / mm.PageSize * mm.PageSize
+		pageEnd := (size + mm.PageSize - 1) / mm.PageSize * mm.PageSize
 		in.invalidateCache(uint64(pageEnd), ^uint64(0)-uint64(pageEnd))
-		in.updateCache(uint64(n), make([]byte, pageEnd-n))
-		in.data = in.data[:n]
-	} else {
-		in.data = append(in.data, make([]byte, n-len(in.data))...)
+		in.updateCache(uint64(size), make([]byte, pageEnd-size))
+	}
+	if in.content != nil || size != 0 {
+		v.contentOf(in).truncate(size)
 	}
 	in.touchMC()
 	if s := storeOf(in); s != nil {

@@ -150,7 +150,7 @@ func (v *VFS) Link(c *Ctx, oldStart Path, oldName string, newStart Path, newName
 		in.tmpfile = false
 		if s != nil {
 			s.create(in)
-			s.write(in, 0, len(in.data))
+			s.write(in, 0, int(in.content.Size()))
 		}
 	} else if s != nil {
 		s.link(oldRel, in)

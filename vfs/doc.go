@@ -45,14 +45,17 @@
 // Lower files owned by the host user who extracted the rootfs without
 // root (the rootfs directory's owner, when not root) appear root-owned.
 //
-// Lock order: File.mu -> VFS.mu -> {inode.hostMu, File.hostMu}; store
-// hooks run under VFS.mu and take no lock. For
+// Lock order: File.mu -> VFS.mu -> {inode.hostMu, File.hostMu} ->
+// mm.FileCache's lock -> mm.Pool's lock (memory files' pages are taken and
+// freed under VFS.mu, memdata.go); store hooks run under VFS.mu and take no
+// lock. The last DecRef of a regular file takes VFS.mu (memfile.go), so it
+// must not run with VFS.mu held (see VFS.unlocked). For
 // readiness: a file's own state lock (pipe.mu, eventfd, timerfd) -> its
 // wait-queue lock -> an epoll instance's ready-list lock (see waiter.go and
 // epoll.go); none of these is held while a wait blocks. inotify events:
 // VFS.mu -> fsnMu -> Inotify.mu -> the instance's wait-queue lock
 // (fsnotify.go). VFS.mu (one RWMutex for the whole
-// tree: dentries, inode attributes, memory file data) is never held while a
+// tree: dentries, inode attributes, memory files' page indexes) is never held while a
 // pipe or FIFO operation blocks, nor while calling into the sentry
 // (ProcSource/ProcTask methods run with it released, so they may call
 // File.Name or PathString).

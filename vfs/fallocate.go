@@ -12,8 +12,8 @@ const (
 // Fallocate implements fallocate(2) on a regular file: mode 0 extends the
 // file to off+length, FALLOC_FL_ZERO_RANGE zeroes a range (extending unless
 // FALLOC_FL_KEEP_SIZE), FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE zeroes a
-// range inside the file. Memory files have no unwritten extents, so
-// allocation itself costs nothing.
+// range inside the file. Allocation gives the range pool pages, as tmpfs
+// does (shmem_fallocate); zeroing returns whole pages to the pool.
 func (f *File) Fallocate(mode uint32, off, length int64) error {
 	if off < 0 || length <= 0 {
 		return unix.EINVAL
@@ -52,16 +52,19 @@ func (f *File) Fallocate(mode uint32, off, length int64) error {
 		return err
 	}
 	end := off + length
-	size := int64(len(in.data))
+	md := v.contentOf(in)
+	size := md.Size()
 	if mode&(fallocZeroRange|fallocPunchHole) != 0 {
 		zeroEnd := min(end, size)
 		if off < zeroEnd {
-			clear(in.data[off:zeroEnd])
+			md.zeroRange(off, zeroEnd)
 			in.updateCache(uint64(off), make([]byte, zeroEnd-off))
 			if s := storeOf(in); s != nil {
 				s.write(in, off, int(zeroEnd-off))
 			}
 		}
+	} else if err := md.allocRange(off, end); err != nil {
+		return err
 	}
 	if mode&fallocKeepSize == 0 && end > size {
 		if err := v.truncateLocked(in, end); err != nil {

@@ -89,6 +89,9 @@ func (f *File) DecRef() {
 		fn()
 	}
 	f.notifyRelease()
+	if in := f.in; f.v != nil && in != nil && in.isReg() && (f.writable() || in.notify.opens.Load() == 0) {
+		f.v.fileClosed(in, f.writable())
+	}
 	eventpollRelease(f)
 	switch f.kind {
 	case fkPipe:
@@ -382,16 +385,26 @@ func (f *File) Seek(off int64, whence int) (int64, error) {
 		n = f.off + off
 	case unix.SEEK_END:
 		n = size + off
-	case unix.SEEK_DATA:
+	case unix.SEEK_DATA, unix.SEEK_HOLE:
 		if off < 0 || off >= size {
 			return 0, unix.ENXIO
 		}
 		n = off
-	case unix.SEEK_HOLE:
-		if off < 0 || off >= size {
-			return 0, unix.ENXIO
+		if whence == unix.SEEK_HOLE {
+			n = size
 		}
-		n = size
+		if f.kind == fkReg && f.in.isReg() {
+			f.v.mu.RLock()
+			if f.in.hostPath == "" && f.in.gen == nil {
+				var err error
+				n, err = f.in.content.seekHoleData(off, whence == unix.SEEK_HOLE)
+				if err != nil {
+					f.v.mu.RUnlock()
+					return 0, err
+				}
+			}
+			f.v.mu.RUnlock()
+		}
 	default:
 		return 0, unix.EINVAL
 	}
@@ -429,7 +442,7 @@ func (f *File) Mappable() (m Mappable, dev, ino uint64, err error) {
 	case f.kind == fkPath:
 		return nil, 0, 0, unix.EBADF
 	case f.kind == fkReg && f.in.isReg():
-		return &regMappable{v: f.v, in: f.in}, f.in.fs.dev, f.in.ino, nil
+		return f.v.newRegMappable(f.in), f.in.fs.dev, f.in.ino, nil
 	case f.kind == fkDev && f.dev.zero:
 		return zeroMappable{}, f.in.fs.dev, f.in.ino, nil
 	}

@@ -122,29 +122,6 @@ func hostPread(fd int, p []byte, off int64) (int, error) {
 	}
 }
 
-// hostReadAll reads a whole lower regular file (for copy-up).
-func (fs *filesystem) hostReadAll(rel string, size int64) ([]byte, error) {
-	fd, err := fs.hostOpenReg(rel)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-	buf := make([]byte, 0, size)
-	var off int64
-	chunk := make([]byte, 64<<10)
-	for {
-		n, err := hostPread(fd, chunk, off)
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			return buf, nil
-		}
-		buf = append(buf, chunk[:n]...)
-		off += int64(n)
-	}
-}
-
 // Dirent is one decoded linux_dirent64 record.
 type Dirent struct {
 	Ino  uint64

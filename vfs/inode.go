@@ -92,7 +92,7 @@ type inode struct {
 	gid                 uint32
 	nlink               uint64
 	rdev                uint64
-	size                int64 // for host-backed files; memory files use len(data)
+	size                int64 // for host-backed files; memory files use content.Size()
 	blocks              int64 // host-backed only
 	atime, mtime, ctime unix.Timespec
 
@@ -102,7 +102,12 @@ type inode struct {
 	// below children (unless removed: a memory-only dir is opaque).
 	hostPath string
 
-	data []byte // regular memory file content
+	// content is a regular memory file's content (memdata.go); nil reads
+	// as empty. Released when the last link, open file and mapping go.
+	content *memData
+	// maps counts the live mmap handles of the file (regMappable), which
+	// keep its content alive; dropped by a GC cleanup (memfile.go).
+	maps atomic.Int64
 	// tmpfile is set for an unnamed O_TMPFILE file that linkat may name.
 	tmpfile bool
 	// xattrs are the extended attributes (xattr.go).
@@ -173,7 +178,7 @@ func (in *inode) isReg() bool     { return in.mode&unix.S_IFMT == unix.S_IFREG }
 func (in *inode) fileSize() int64 {
 	switch {
 	case in.isReg() && in.hostPath == "" && in.gen == nil:
-		return int64(len(in.data))
+		return in.content.Size()
 	case in.isSymlink() && in.link == nil:
 		return int64(len(in.target))
 	case in.isDir() && in.fs.kind == fsTmpfs:
@@ -194,6 +199,8 @@ func (in *inode) stat() Stat {
 	}
 	if in.hostPath != "" && (in.isReg() || in.isDir()) {
 		s.Blocks = in.blocks
+	} else if in.isReg() && in.gen == nil {
+		s.Blocks = in.content.pagesHeld() * 8 // pages held, as tmpfs counts
 	} else if in.fs.kind == fsOverlay && !in.isSymlink() {
 		s.Blocks = (s.Size + 4095) / 4096 * 8
 	}

@@ -349,7 +349,7 @@ func (v *VFS) usedBytes(d *dentry) int64 {
 			if in.isDir() {
 				walk(ch)
 			} else if in.isReg() {
-				n += (int64(len(in.data)) + 4095) &^ 4095
+				n += in.content.pagesHeld() * pageSize
 			}
 		}
 	}

@@ -60,10 +60,10 @@ func (f *File) preadAt(dst []byte, off int64) (int, error) {
 		}
 		return hostPread(fd, dst, off)
 	}
-	if off >= int64(len(in.data)) {
-		return 0, nil
+	n, err := in.content.readAt(dst, off)
+	if err != nil {
+		return 0, err
 	}
-	n := copy(dst, in.data[off:])
 	in.overlayDirty(dst[:n], off)
 	return n, nil
 }
@@ -88,7 +88,7 @@ func (f *File) pwriteAt(src []byte, off int64, appending bool) (int, int64, erro
 		return 0, off, err
 	}
 	if appending {
-		off = int64(len(in.data))
+		off = in.content.Size()
 	}
 	if len(src) == 0 {
 		return 0, off, nil
@@ -97,27 +97,20 @@ func (f *File) pwriteAt(src []byte, off int64, appending bool) (int, int64, erro
 	if end > maxFileSize || end < off {
 		return 0, off, unix.EFBIG
 	}
-	if end > int64(len(in.data)) {
-		if end <= int64(cap(in.data)) {
-			old := len(in.data)
-			in.data = in.data[:end]
-			clear(in.data[old:])
-		} else {
-			nd := make([]byte, end, max(end, int64(cap(in.data))*2))
-			copy(nd, in.data)
-			in.data = nd
-		}
+	n, err := v.contentOf(in).writeAt(src, off)
+	if err != nil {
+		return 0, off, err
 	}
-	copy(in.data[off:], src)
+	src = src[:n]
 	if s := storeOf(in); s != nil {
-		s.write(in, off, len(src))
+		s.write(in, off, n)
 	}
 	in.updateCache(uint64(off), src)
 	in.touchMC()
 	if in.mode&(unix.S_ISUID|unix.S_ISGID) != 0 && in.mode&unix.S_IXGRP != 0 {
 		in.mode &^= unix.S_ISUID | unix.S_ISGID // file_remove_privs
 	}
-	return len(src), end, nil
+	return n, off + int64(n), nil
 }
 
 // regMappable reads an inode's current content for mmap: the lower host
@@ -161,8 +154,11 @@ func (m *regMappable) ReadAt(p []byte, off int64) (int, error) {
 			}
 			n += k
 		}
-	} else if off < int64(len(in.data)) {
-		n = copy(p, in.data[off:])
+	} else {
+		var err error
+		if n, err = in.content.readAt(p, off); err != nil {
+			return 0, err
+		}
 	}
 	if n < len(p) {
 		return n, io.EOF
@@ -219,14 +215,17 @@ func (v *VFS) writebackPage(in *inode, off uint64, data []byte) {
 	if err := v.copyUp(in); err != nil {
 		return
 	}
-	size := uint64(len(in.data))
+	size := uint64(in.content.Size())
 	if off >= size {
 		return
 	}
 	n := min(uint64(len(data)), size-off)
-	copy(in.data[off:], data[:n])
+	k, err := v.contentOf(in).writeAt(data[:n], int64(off))
+	if err != nil {
+		return
+	}
 	if s := storeOf(in); s != nil {
-		s.write(in, int64(off), int(n))
+		s.write(in, int64(off), k)
 	}
 	in.touchMC()
 }

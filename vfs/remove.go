@@ -38,6 +38,7 @@ func (v *VFS) Unlink(c *Ctx, start Path, name string) error {
 	in.ctime = now()
 	dir.d.inode.touchMC()
 	notifyRemoveLocked(dir.d.inode, last, in)
+	v.putContentLocked(in)
 	return nil
 }
 

@@ -152,6 +152,7 @@ func (v *VFS) Rename(c *Ctx, oldStart Path, oldName string, newStart Path, newNa
 	notifyMoveLocked(odir.d.inode, olast, ndir.d.inode, nlast, oin, target)
 	if target != nil {
 		notifyGoneLocked(target)
+		v.putContentLocked(target)
 	}
 	return nil
 }

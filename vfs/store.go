@@ -18,9 +18,9 @@ import (
 type store interface {
 	// create persists a new object (file, directory, symlink, node).
 	create(in *inode)
-	// write persists n bytes of in.data at off.
+	// write persists n bytes of in's content at off.
 	write(in *inode, off int64, n int)
-	// truncate persists the size of in.data.
+	// truncate persists the size of in's content.
 	truncate(in *inode)
 	// setattr persists mode, owner and times.
 	setattr(in *inode)
@@ -112,10 +112,11 @@ func writeAllAt(fd int, b []byte, off int64) error {
 	return nil
 }
 
-// hostMake creates the object in at rel below base with content data (for
-// regular files: written to a temporary name, then renamed into place, so
-// a crash never leaves a half-written copy-up).
-func hostMake(base int, rel string, in *inode, data []byte) error {
+// hostMake creates the object in at rel below base; fill, if set, writes a
+// regular file's content into the new host file (written to a temporary
+// name, then renamed into place, so a crash never leaves a half-written
+// copy-up).
+func hostMake(base int, rel string, in *inode, fill func(fd int) error) error {
 	pfd, name, err := hostParent(base, rel)
 	if err != nil {
 		return err
@@ -144,7 +145,9 @@ func hostMake(base int, rel string, in *inode, data []byte) error {
 		if err != nil {
 			return err
 		}
-		err = writeAllAt(fd, data, 0)
+		if fill != nil {
+			err = fill(fd)
+		}
 		unix.Close(fd)
 		if err == nil {
 			err = unix.Renameat(pfd, tmp, pfd, name)
@@ -197,6 +200,39 @@ func hostSetattr(base int, rel string, in *inode, owner bool, fs *filesystem) {
 	unix.UtimesNanoAt(pfd, name, ts, unix.AT_SYMLINK_NOFOLLOW)
 }
 
+// contentFill writes a memory file's whole content to a new host file.
+func contentFill(md *memData) func(fd int) error {
+	return func(fd int) error { return md.copyToFD(fd, 0, md.Size()) }
+}
+
+// hostCopyFill copies the lower host file rel of fs to a new host file,
+// streaming through a reused buffer.
+func hostCopyFill(fs *filesystem, rel string) func(fd int) error {
+	return func(dst int) error {
+		src, err := fs.hostOpenReg(rel)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(src)
+		bp := ioBufs.Get().(*[]byte)
+		defer ioBufs.Put(bp)
+		var off int64
+		for {
+			n, err := hostPread(src, *bp, off)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return nil
+			}
+			if err := writeAllAt(dst, (*bp)[:n], off); err != nil {
+				return err
+			}
+			off += int64(n)
+		}
+	}
+}
+
 // tmpPrefix names copy-up temporaries; leftovers of a crash are removed
 // when the upper directory is next loaded.
 const tmpPrefix = ".kvsentry-tmp."
@@ -213,7 +249,7 @@ func (h *hostStore) warn(op, rel string, err error) {
 
 func (h *hostStore) create(in *inode) {
 	rel := relOf(in.d)
-	h.warn("create", rel, hostMake(h.fs.hostFD, rel, in, in.data))
+	h.warn("create", rel, hostMake(h.fs.hostFD, rel, in, contentFill(in.content)))
 	hostSetattr(h.fs.hostFD, rel, in, true, h.fs)
 }
 
@@ -225,7 +261,7 @@ func (h *hostStore) write(in *inode, off int64, n int) {
 		return
 	}
 	defer unix.Close(fd)
-	h.warn("write", rel, writeAllAt(fd, in.data[off:off+int64(n)], off))
+	h.warn("write", rel, in.content.copyToFD(fd, off, int64(n)))
 }
 
 func (h *hostStore) truncate(in *inode) {
@@ -236,7 +272,7 @@ func (h *hostStore) truncate(in *inode) {
 		return
 	}
 	defer unix.Close(fd)
-	h.warn("truncate", rel, unix.Ftruncate(fd, int64(len(in.data))))
+	h.warn("truncate", rel, unix.Ftruncate(fd, in.content.Size()))
 }
 
 func (h *hostStore) setattr(in *inode) { hostSetattr(h.fs.hostFD, relOf(in.d), in, true, h.fs) }

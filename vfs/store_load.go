@@ -97,12 +97,16 @@ func (v *VFS) loadDir(u *upperStore, d *dentry, rel string, byIno map[uint64]*in
 				in.nlink++
 				break
 			}
-			data, err := u.ufs.hostReadAll(crel, st.Size)
+			fd, err := u.ufs.hostOpenReg(crel)
 			if err != nil {
 				return err
 			}
 			in = newMemInode(fs, unix.S_IFREG|st.Mode&0o7777, nil)
-			in.data = data
+			err = v.loadContent(in, fd)
+			unix.Close(fd)
+			if err != nil {
+				return err
+			}
 			byIno[st.Ino] = in
 		}
 		if in.d == nil || in.d.parent != d || in.d.name != e.name {
@@ -145,7 +149,8 @@ func applyMeta(in *inode, m upperMeta) {
 	}
 	in.uid, in.gid, in.rdev = m.uid, m.gid, m.rdev
 	in.atime, in.mtime = m.atime, m.mtime
-	if !in.isReg() {
-		in.data = nil
+	if !in.isReg() && in.content != nil {
+		in.content.release()
+		in.content = nil
 	}
 }

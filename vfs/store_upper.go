@@ -236,15 +236,13 @@ func (u *upperStore) ensure(in *inode) {
 	}
 	u.ensure(in.d.parent.inode)
 	rel := relOf(in.d)
-	data := in.data
+	var fill func(fd int) error
 	if in.isReg() && in.hostPath != "" {
-		var err error
-		if data, err = in.fs.hostReadAll(in.hostPath, in.size); err != nil {
-			u.warn("copy up", rel, err)
-			return
-		}
+		fill = hostCopyFill(in.fs, in.hostPath)
+	} else if in.isReg() {
+		fill = contentFill(in.content)
 	}
-	if err := hostMake(u.ufs.hostFD, rel, in, data); err != nil {
+	if err := hostMake(u.ufs.hostFD, rel, in, fill); err != nil {
 		u.warn("copy up", rel, err)
 		return
 	}
@@ -256,7 +254,11 @@ func (u *upperStore) create(in *inode) {
 	u.ensure(in.d.parent.inode)
 	rel := relOf(in.d)
 	u.removeUpper(rel)
-	u.warn("create", rel, hostMake(u.ufs.hostFD, rel, in, in.data))
+	var fill func(fd int) error
+	if in.isReg() {
+		fill = contentFill(in.content)
+	}
+	u.warn("create", rel, hostMake(u.ufs.hostFD, rel, in, fill))
 	in.inUpper = true
 	u.recordMeta(rel, in)
 }
@@ -273,7 +275,7 @@ func (u *upperStore) write(in *inode, off int64, n int) {
 		return
 	}
 	defer unix.Close(fd)
-	u.warn("write", rel, writeAllAt(fd, in.data[off:off+int64(n)], off))
+	u.warn("write", rel, in.content.copyToFD(fd, off, int64(n)))
 }
 
 func (u *upperStore) truncate(in *inode) {
@@ -288,7 +290,7 @@ func (u *upperStore) truncate(in *inode) {
 		return
 	}
 	defer unix.Close(fd)
-	u.warn("truncate", rel, unix.Ftruncate(fd, int64(len(in.data))))
+	u.warn("truncate", rel, unix.Ftruncate(fd, in.content.Size()))
 }
 
 func (u *upperStore) setattr(in *inode) {

@@ -34,7 +34,6 @@ func (v *VFS) openTmpfile(c *Ctx, start Path, name string, flags int, mode uint3
 	}
 	in := newMemInode(dir.mnt.fs, unix.S_IFREG|mode&0o7777, &c.Creds)
 	in.nlink = 0
-	in.data = []byte{}
 	in.tmpfile = flags&unix.O_EXCL == 0
 	d := &dentry{name: "#" + strconv.FormatUint(in.ino, 10), parent: dir.d, inode: in, dead: true}
 	f := newFile(v, fkReg, Path{dir.mnt, d}, in, flags&^(unix.O_TMPFILE|unix.O_CREAT|unix.O_EXCL))

@@ -22,6 +22,10 @@ type VFS struct {
 	boot     time.Time
 	bootID   string
 	pool     *mm.Pool // page-cache memory (nil: no page cache)
+	// privPool holds memory files' content when pool is nil (made on
+	// first use, see contentPool).
+	privOnce sync.Once
+	privPool *mm.Pool
 
 	rootMnt   *mount
 	mounts    map[mountKey]*mount // mounted-on dentries
