@@ -25,7 +25,21 @@ type Pool struct {
 	// handed out, or given back to the host by a hole punch, read as zero
 	// and need no clearing on allocation.
 	dirty []uint64
+	// retained lists, oldest first, the first pages of wholly free 2 MiB
+	// blocks whose memory is still the host's (not yet punched), and
+	// retainedSet holds the same pages. Up to retainMax of them are kept,
+	// so memory freed and soon allocated again (a process's munmap then
+	// mmap, exit then fork) is not given back to the host and faulted in
+	// afresh: on a shadow-paging host that round trip costs more than
+	// clearing the pages again.
+	retained    []uint64
+	retainedSet map[uint64]struct{}
+	retainMax   int
 }
+
+// defaultRetainBlocks is how many wholly free 2 MiB blocks a pool keeps
+// before giving memory back to the host (128 MiB).
+const defaultRetainBlocks = 64
 
 // refChunkPages is how many pages' reference counts one chunk holds.
 const refChunkPages = 4096
@@ -75,8 +89,9 @@ func NewPool(size uint64) (*Pool, error) {
 	}
 	np := size / PageSize
 	return &Pool{fd: fd, size: size, mem: mem, b: newBuddy(np),
-		refChunks: make([][]int32, (np+refChunkPages-1)/refChunkPages),
-		dirty:     make([]uint64, (np+63)/64)}, nil
+		refChunks:   make([][]int32, (np+refChunkPages-1)/refChunkPages),
+		dirty:       make([]uint64, (np+63)/64),
+		retainedSet: map[uint64]struct{}{}, retainMax: defaultRetainBlocks}, nil
 }
 
 // Close unmaps and closes the pool; no page of it may be used afterwards.
@@ -123,13 +138,19 @@ func (p *Pool) Alloc(order int) (uint64, error) {
 	if !ok {
 		return 0, unix.ENOMEM
 	}
-	if len(toClear) == 1<<order {
-		off := pg * PageSize
-		clear(p.mem[off : off+PageSize<<order])
-	} else {
-		for _, i := range toClear {
-			clear(p.mem[i*PageSize : (i+1)*PageSize])
+	// Clear through the host kernel (pwritev of zeros), in runs of
+	// consecutive pages: clearing through the sentry's own mapping would
+	// fault in a sentry page-table entry for each page the guest alone used.
+	for i := 0; i < len(toClear); {
+		j := i + 1
+		for j < len(toClear) && toClear[j] == toClear[j-1]+1 {
+			j++
 		}
+		if err := p.ZeroAt(toClear[i]*PageSize, uint64(j-i)*PageSize); err != nil {
+			logrus.Warnf("mm: clearing pool pages at %#x: %v; clearing in place", toClear[i]*PageSize, err)
+			clear(p.mem[toClear[i]*PageSize : toClear[j-1]*PageSize+PageSize])
+		}
+		i = j
 	}
 	return pg * PageSize, nil
 }
@@ -167,19 +188,39 @@ func (p *Pool) DecRef(off uint64) {
 		return
 	}
 	if order >= punchOrder {
-		// The 2 MiB block holding pg just became wholly free: give its memory
-		// back to the host (fallocate(2) FALLOC_FL_PUNCH_HOLE). Done under mu so
-		// that no one can allocate the range meanwhile.
-		first := pg &^ (1<<punchOrder - 1)
-		start := first * PageSize
+		p.retainLocked(pg &^ (1<<punchOrder - 1))
+	}
+}
+
+// retainLocked records that the 2 MiB block starting at page first became
+// wholly free, and gives the oldest retained blocks that are still wholly
+// free back to the host (fallocate(2) FALLOC_FL_PUNCH_HOLE) while more than
+// retainMax are kept. Done under mu, so that no one allocates a block while
+// it is punched.
+func (p *Pool) retainLocked(first uint64) {
+	if _, ok := p.retainedSet[first]; !ok {
+		p.retainedSet[first] = struct{}{}
+		p.retained = append(p.retained, first)
+	}
+	for len(p.retained) > p.retainMax {
+		blk := p.retained[0]
+		p.retained = p.retained[1:]
+		delete(p.retainedSet, blk)
+		if !p.b.rangeBits(blk, 1<<punchOrder, false) {
+			continue // allocated again since: nothing to give back
+		}
+		start := blk * PageSize
 		if err := unix.Fallocate(p.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(start), PageSize<<punchOrder); err != nil {
 			logrus.Debugf("mm: punch hole %#x: %v", start, err)
-		} else {
-			// The punched pages read as zero again.
-			for w := first / 64; w < (first+1<<punchOrder)/64; w++ {
-				p.dirty[w] = 0
-			}
+			continue
 		}
+		// The punched pages read as zero again.
+		for w := blk / 64; w < (blk+1<<punchOrder)/64; w++ {
+			p.dirty[w] = 0
+		}
+	}
+	if len(p.retained) == 0 {
+		p.retained = nil // let the backing array go
 	}
 }
 
