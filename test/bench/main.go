@@ -69,7 +69,7 @@ func main() {
 	flag.BoolVar(&o.short, "short", false, "one quick run per cell with few iterations")
 	flag.IntVar(&o.runs, "runs", 0, "runs per cell, the median is reported (default 5, -short 1)")
 	flag.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to `FILE`")
-	flag.StringVar(&o.only, "only", "", "run only the workloads whose name contains `SUBSTR`")
+	flag.StringVar(&o.only, "only", "", "run only the workloads whose name contains `SUBSTR` (or one of several separated by |)")
 	flag.BoolVar(&o.noPeers, "no-peers", false, "measure natively and under kvsentry only")
 	flag.Parse()
 	o.out = os.Stdout
@@ -117,7 +117,7 @@ func run(o options) (*Report, error) {
 		rep.Runners = append(rep.Runners, r.name)
 	}
 	for _, w := range workloads(env) {
-		if o.only != "" && !strings.Contains(w.name, o.only) {
+		if o.only != "" && !matchAny(w.name, o.only) {
 			continue
 		}
 		rep.Rows = append(rep.Rows, measureRow(p, runners, w, o))
@@ -213,4 +213,14 @@ func measureGrowth(r runner, w workload, short bool) (float64, memPeak, error) {
 	}
 	growth := float64(peaks[1].RssAnon-peaks[0].RssAnon) * 1000 / float64(ns[1]-ns[0])
 	return growth, peaks[1], nil
+}
+
+// matchAny reports whether name contains one of the |-separated substrings.
+func matchAny(name, only string) bool {
+	for _, o := range strings.Split(only, "|") {
+		if strings.Contains(name, o) {
+			return true
+		}
+	}
+	return false
 }
