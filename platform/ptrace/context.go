@@ -38,6 +38,8 @@ type Context struct {
 	// Cache of the last address space's stub thread (tracer thread only).
 	lastAS *AddressSpace
 	lastT  *stubThread
+	// ts is the CPU placement record of the tracer thread (balance.go).
+	ts *tracerState
 }
 
 var _ platform.Context = (*Context)(nil)
@@ -70,6 +72,21 @@ func (c *Context) Switch(as platform.AddressSpace, regs *platform.Registers) (pl
 			return platform.Event{}, err
 		}
 		c.lastAS, c.lastT = pas, t
+		if c.ts == nil || c.ts.tid != tid {
+			c.ts = tracerFor(tid, c)
+		}
+	}
+	ts := c.ts
+	var start int64
+	if ts != nil {
+		// The balancer may have moved the tracer: its stub threads follow.
+		if cpu := int(ts.cpu.Load()); cpu != t.cpu {
+			if pinTo(t.tid, cpu) == nil {
+				t.cpu = cpu
+			}
+		}
+		start = monoNow()
+		ts.runSince.Store(start)
 	}
 
 	// Interrupt handshake: either Interrupt sees running != 0 and signals
@@ -77,10 +94,17 @@ func (c *Context) Switch(as platform.AddressSpace, regs *platform.Registers) (pl
 	c.running.Store(uint64(t.pid)<<32 | uint64(uint32(t.tid)))
 	if c.interrupt.CompareAndSwap(true, false) {
 		c.running.Store(0)
+		if ts != nil {
+			ts.runSince.Store(0)
+		}
 		return platform.Event{Kind: platform.EventInterrupt}, nil
 	}
 	ev, err := c.run(t, regs)
 	c.running.Store(0)
+	if ts != nil {
+		ts.runSince.Store(0)
+		ts.inGuest.Add(monoNow() - start)
+	}
 	return ev, err
 }
 
@@ -181,8 +205,10 @@ func (c *Context) Interrupt() {
 // every address space, so that the thread can end without killing stubs
 // that other threads still use (PTRACE_O_EXITKILL).
 func (c *Context) Release() {
-	c.lastAS, c.lastT = nil, nil
-	for t, as := range takeTracees(unix.Gettid()) {
+	c.lastAS, c.lastT, c.ts = nil, nil, nil
+	tid := unix.Gettid()
+	dropTracer(tid)
+	for t, as := range takeTracees(tid) {
 		as.dropThread(t)
 	}
 }

@@ -52,12 +52,12 @@ func (m *stubThread) cloneParked() (int, error) {
 }
 
 // adoptThread makes the calling OS thread the tracer of the parked stub
-// thread tid of process pid: it pins the caller to a CPU and the stub thread
-// to the same one, then PTRACE_SEIZE and PTRACE_INTERRUPT (the thread leaves
+// thread tid of process pid: it places the caller on a CPU (placeTracer)
+// and pins the stub thread to the same one, then PTRACE_SEIZE and PTRACE_INTERRUPT (the thread leaves
 // pause(2) for a PTRACE_EVENT_STOP). base is the register template for
 // injected calls (the master thread's exec-time registers).
 func adoptThread(pid, tid int, base *unix.PtraceRegs, fpSize int) (*stubThread, error) {
-	t := &stubThread{pid: pid, tid: tid, tracer: unix.Gettid(), cpu: pinTracer(), base: *base,
+	t := &stubThread{pid: pid, tid: tid, tracer: unix.Gettid(), cpu: placeTracer(), base: *base,
 		fp: make([]byte, fpSize)}
 	// The stub thread runs on the CPUs its tracer may use: one CPU when
 	// pinned (DESIGN.md: cross-CPU ptrace stops are 10-15x dearer).
