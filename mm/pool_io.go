@@ -10,34 +10,20 @@ import "golang.org/x/sys/unix"
 
 // ReadAt fills b from the pool at off (pread(2), retried on EINTR and short
 // counts). Reading never-written pool memory yields zeros.
-func (p *Pool) ReadAt(b []byte, off uint64) error {
-	if off+uint64(len(b)) < off || off+uint64(len(b)) > p.size {
-		return unix.EINVAL
-	}
-	for len(b) > 0 {
-		n, err := unix.Pread(p.fd, b, int64(off))
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return unix.EIO
-		}
-		b, off = b[n:], off+uint64(n)
-	}
-	return nil
-}
+func (p *Pool) ReadAt(b []byte, off uint64) error { return p.rw(unix.Pread, b, off) }
 
 // WriteAt stores b into the pool at off (pwrite(2), retried on EINTR and
 // short counts).
-func (p *Pool) WriteAt(b []byte, off uint64) error {
+func (p *Pool) WriteAt(b []byte, off uint64) error { return p.rw(unix.Pwrite, b, off) }
+
+// rw moves b to or from the pool at off with op (unix.Pread or
+// unix.Pwrite) until done, retrying on EINTR and short counts.
+func (p *Pool) rw(op func(fd int, b []byte, off int64) (int, error), b []byte, off uint64) error {
 	if off+uint64(len(b)) < off || off+uint64(len(b)) > p.size {
 		return unix.EINVAL
 	}
 	for len(b) > 0 {
-		n, err := unix.Pwrite(p.fd, b, int64(off))
+		n, err := op(p.fd, b, int64(off))
 		if err == unix.EINTR {
 			continue
 		}
