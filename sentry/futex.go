@@ -95,24 +95,33 @@ func (k *Kernel) futexWait(t *Task, addr uint64, private bool, val uint32, deadl
 		defer tm.Stop()
 		timeout = tm.C
 	}
-	var result error
-	select {
-	case <-w.woken:
-		return nil
-	case <-timeout:
-		result = unix.ETIMEDOUT
-	case <-t.intr:
-		result = errRestartSys
-		if !deadline.IsZero() {
-			result = errRestartRestartB
+	var result error = errRestartSys
+	intr, pending := t.waitChan()
+	if !pending {
+		select {
+		case <-w.woken:
+			return nil
+		case <-timeout:
+			result = unix.ETIMEDOUT
+		case <-intr:
 		}
 	}
 	ft.mu.Lock()
-	defer ft.mu.Unlock()
 	if w.done {
+		ft.mu.Unlock()
 		return nil // woken just as the wait ended
 	}
 	ft.removeLocked(w)
+	ft.mu.Unlock()
+	if result == errRestartSys && !deadline.IsZero() {
+		// Interrupted, a wait without a timeout restarts as the same
+		// call (ERESTARTSYS); one with a deadline leaves a restart
+		// (futex_wait_restart) that waits only for the time left.
+		return t.setRestart(func(t *Task) (uint64, error) {
+			t.clearRestart()
+			return 0, k.futexWait(t, addr, private, val, deadline, bitset)
+		})
+	}
 	return result
 }
 

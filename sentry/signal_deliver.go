@@ -314,9 +314,14 @@ func (t *Task) handleSignals() {
 			return
 		}
 	}
-	if restart != 0 {
-		// No handler ran: the syscall starts again (ERESTART_RESTARTBLOCK
-		// restarts the same call rather than restart_syscall).
+	switch {
+	case restart == errRestartRestartB:
+		// No handler ran: the guest calls restart_syscall, which resumes
+		// with the state the call left in t.restart (arch_do_signal_or_restart).
+		t.regs.Rip -= 2
+		t.regs.Rax = unix.SYS_RESTART_SYSCALL
+	case restart != 0:
+		// No handler ran: the syscall starts again.
 		t.rewindSyscall()
 	}
 	if t.hasSavedMask {

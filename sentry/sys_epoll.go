@@ -74,6 +74,7 @@ func sysEpollCtl(t *Task, a *sysArgs) (uint64, error) {
 		return 0, unix.EBADF
 	}
 	defer target.DecRef()
+	defer t.bindPoller()() // ep_insert polls the target as the caller
 	return 0, ep.EpollCtl(op, target, fd, ev)
 }
 
@@ -102,6 +103,7 @@ func (t *Task) epollWait(epfd int32, addr uint64, maxEvents int32, end *time.Tim
 	pt := pollTimer{end: end}
 	defer pt.stop()
 	timedOut := pt.expired()
+	defer t.bindPoller()() // ep_send_events polls as the waiter
 	for {
 		evs, err := f.EpollHarvest(int(maxEvents))
 		if err != nil {

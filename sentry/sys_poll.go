@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register(unix.SYS_POLL, "pdi", Partial, "after a signal without a handler the call restarts with its full timeout (Linux restarts with what was left)", sysPoll)
+	register(unix.SYS_POLL, "pdi", Full, "", sysPoll)
 	register(unix.SYS_PPOLL, "pdppd", Full, "", sysPpoll)
 }
 
@@ -48,13 +48,14 @@ func (s *pollWaitSet) release() {
 }
 
 // waitChan returns the channel that closes when the task must stop
-// waiting, or pending when a signal is deliverable (or the task killed)
-// already (signal_pending).
+// waiting, or pending when a signal is deliverable, a job-control stop is
+// in effect or the task is killed already (signal_pending: a stop keeps
+// TIF_SIGPENDING set until the task has stopped).
 func (t *Task) waitChan() (ch <-chan struct{}, pending bool) {
 	k := t.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if t.killed || t.deliverableLocked() {
+	if t.killed || t.tg.stopped || t.deliverableLocked() {
 		t.sigPending.Store(true)
 		return nil, true
 	}
@@ -95,6 +96,7 @@ func (p *pollTimer) stop() {
 // (ERESTARTNOHAND; ready entries win over signals) or the deadline passes
 // (0). end nil waits forever; an end in the past polls once.
 func (t *Task) pollLoop(s *pollWaitSet, end *time.Time, scan func(register bool) int) (int, error) {
+	defer t.bindPoller()()
 	pt := pollTimer{end: end}
 	defer pt.stop()
 	timedOut := pt.expired()
@@ -304,7 +306,21 @@ func sysPoll(t *Task, a *sysArgs) (uint64, error) {
 	if ms >= 0 {
 		end = deadlineAfter(ms/1000, ms%1000*int64(time.Millisecond))
 	}
-	return t.poll(a[0], a[1], end)
+	return t.pollRestartable(a[0], a[1], end)
+}
+
+// pollRestartable is poll(2)'s wait: interrupted, it returns
+// ERESTART_RESTARTBLOCK with a restart that polls the same entries to the
+// same deadline (do_restart_poll), so a restart waits only for the time
+// left; with a handler the call fails with EINTR.
+func (t *Task) pollRestartable(ufds, nfds uint64, end *time.Time) (uint64, error) {
+	n, err := t.poll(ufds, nfds, end)
+	if err == errRestartNoHand {
+		return 0, t.setRestart(func(t *Task) (uint64, error) {
+			return t.pollRestartable(ufds, nfds, end)
+		})
+	}
+	return n, err
 }
 
 // sysPpoll implements ppoll(2): the timeout is a timespec (written back

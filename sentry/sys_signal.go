@@ -148,6 +148,7 @@ func sysRtSigsuspend(t *Task, a *sysArgs) (uint64, error) {
 
 // sysRtSigreturn implements rt_sigreturn(2): the frame sits at rsp-8.
 func sysRtSigreturn(t *Task, a *sysArgs) (uint64, error) {
+	t.clearRestart() // a restart the handler's signal left behind is void
 	b := make([]byte, signal.FrameReadSize)
 	if _, err := t.mm.CopyIn(t.regs.Rsp-8, b); err != nil {
 		t.sigreturnFault()

@@ -2,6 +2,7 @@ package sentry
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -19,7 +20,7 @@ func init() {
 }
 
 // signalfdNote is the syscall table's note for signalfd and signalfd4.
-const signalfdNote = "reads dequeue from the creating thread's and its process's pending signals, not the reading thread's (they differ after fork or from another thread); lseek fails with ESPIPE"
+const signalfdNote = "lseek fails with ESPIPE"
 
 // signalfd flags (include/uapi/linux/signalfd.h).
 const (
@@ -69,12 +70,15 @@ func (t *Task) signalfd(fd int32, maskAddr, size uint64, flags int32) (uint64, e
 	}
 	f := vfs.NewImplFile(sf, open)
 	sigWatchAdd(t.tg, sf)
+	sfdPollers.open.Add(1)
 	return t.newFD(f, flags&sfdCloexec != 0)
 }
 
-// signalFile is a signalfd (fs/signalfd.c struct signalfd_ctx): reads take
-// the pending signals of its mask from the creating thread and its process.
+// signalFile is a signalfd (fs/signalfd.c struct signalfd_ctx): reads and
+// polls see the pending signals of its mask of the calling thread and its
+// process (Linux's current), whichever thread or process created it.
 type signalFile struct {
+	// t is the creating thread, the caller when none can be told.
 	t  *Task
 	mu sync.Mutex
 	// mask holds the signals the fd reports (Linux keeps its complement).
@@ -101,13 +105,33 @@ func (s *signalFile) getMask() signal.Set {
 	return s.mask
 }
 
-// dequeue takes the lowest pending signal of the mask into rec as a struct
-// signalfd_siginfo (dequeue_signal, signalfd_copyinfo).
-func (s *signalFile) dequeue(rec []byte) bool {
-	t := s.t
-	k := t.k
+// readerLocked returns the task reading: the one whose interrupt channel
+// is cancel (every read passes its task's t.intr, which only that task
+// replaces), or the creating thread when none matches. Kernel.mu held.
+func (s *signalFile) readerLocked(cancel <-chan struct{}) *Task {
+	if cancel == nil {
+		return s.t
+	}
+	for t := range s.t.tg.tasks {
+		if (<-chan struct{})(t.intr) == cancel {
+			return t
+		}
+	}
+	for _, t := range s.t.k.tasks {
+		if (<-chan struct{})(t.intr) == cancel {
+			return t
+		}
+	}
+	return s.t
+}
+
+// dequeue takes the lowest pending signal of the mask of reader and its
+// process into rec as a struct signalfd_siginfo (dequeue_signal,
+// signalfd_copyinfo).
+func (s *signalFile) dequeue(reader *Task, rec []byte) bool {
+	k := reader.k
 	k.mu.Lock()
-	info, ok := t.dequeueMaskLocked(^s.getMask())
+	info, ok := reader.dequeueMaskLocked(^s.getMask())
 	k.mu.Unlock()
 	if ok {
 		info.MarshalSignalfd(rec)
@@ -115,16 +139,20 @@ func (s *signalFile) dequeue(rec []byte) bool {
 	return ok
 }
 
-// Read is signalfd_read: EINVAL below one record; as many records as fit,
-// waiting (unless nonblock) only for the first.
+// Read is signalfd_read: EINVAL below one record; as many records as fit
+// of the reading thread's signals, waiting (unless nonblock) only for the
+// first.
 func (s *signalFile) Read(dst []byte, nonblock bool, cancel <-chan struct{}) (int, error) {
 	count := len(dst) / signal.SignalfdInfoSize
 	if count == 0 {
 		return 0, unix.EINVAL
 	}
+	s.t.k.mu.Lock()
+	reader := s.readerLocked(cancel)
+	s.t.k.mu.Unlock()
 	n := 0
 	for ; n < count; n++ {
-		if !s.dequeue(dst[n*signal.SignalfdInfoSize:]) {
+		if !s.dequeue(reader, dst[n*signal.SignalfdInfoSize:]) {
 			break
 		}
 	}
@@ -138,7 +166,7 @@ func (s *signalFile) Read(dst []byte, nonblock bool, cancel <-chan struct{}) (in
 		// Take the wake-up channel, then look again: a signal queued in
 		// between is not lost.
 		ch := s.arrival()
-		if s.dequeue(dst) {
+		if s.dequeue(reader, dst) {
 			break
 		}
 		select {
@@ -153,10 +181,11 @@ func (s *signalFile) Read(dst []byte, nonblock bool, cancel <-chan struct{}) (in
 // Write fails: a signalfd has no write method.
 func (s *signalFile) Write([]byte, bool, <-chan struct{}) (int, error) { return 0, unix.EINVAL }
 
-// Poll is signalfd_poll: readable while a signal of the mask is pending.
-// It takes only ThreadGroup.sigMu (it runs under epoll's locks).
+// Poll is signalfd_poll: readable while a signal of the mask is pending
+// for the polling thread or its process. It takes only ThreadGroup.sigMu
+// (it runs under epoll's locks).
 func (s *signalFile) Poll() uint32 {
-	t := s.t
+	t := currentPoller(s.t)
 	t.tg.sigMu.Lock()
 	p := (t.pending | t.tg.pending) & s.getMask()
 	t.tg.sigMu.Unlock()
@@ -181,7 +210,40 @@ func (s *signalFile) Name() string { return "anon_inode:[signalfd]" }
 func (s *signalFile) Ioctl(uint32, uint64) (uint64, error) { return 0, unix.ENOTTY }
 
 // Release forgets the signalfd when its last reference goes.
-func (s *signalFile) Release() { sigWatchRemove(s.t.tg, s) }
+func (s *signalFile) Release() {
+	sigWatchRemove(s.t.tg, s)
+	sfdPollers.open.Add(-1)
+}
+
+// sfdPollers maps the host thread of each task inside poll, select,
+// epoll_wait or epoll_ctl to that task while any signalfd exists, so that
+// signalfd_poll sees the polling thread (Linux's current): vfs's Poll
+// carries no caller, and a task's goroutine keeps its OS thread for life
+// (task_run.go locks it).
+var sfdPollers struct {
+	// open counts live signalfds; with none, nothing is recorded.
+	open atomic.Int64
+	m    sync.Map // host tid (int) -> *Task
+}
+
+// bindPoller records t as the task of its host thread until the returned
+// function runs.
+func (t *Task) bindPoller() (unbind func()) {
+	if sfdPollers.open.Load() == 0 {
+		return func() {}
+	}
+	tid := unix.Gettid()
+	sfdPollers.m.Store(tid, t)
+	return func() { sfdPollers.m.Delete(tid) }
+}
+
+// currentPoller returns the task bound to the calling host thread, or def.
+func currentPoller(def *Task) *Task {
+	if v, ok := sfdPollers.m.Load(unix.Gettid()); ok {
+		return v.(*Task)
+	}
+	return def
+}
 
 // notify wakes the fd's waiters when sig, just queued, is in its mask.
 func (s *signalFile) notify(sig int) {
@@ -197,7 +259,7 @@ func (s *signalFile) notify(sig int) {
 	}
 }
 
-// sigWatch records, per thread group, the signalfds reading its signals
+// sigWatch records, per thread group, the signalfds its threads created
 // and the rt_sigtimedwait callers waiting for one (Linux's
 // sighand->signalfd_wqh and the real_blocked wake-up of complete_signal).
 // Its lock is a leaf, taken under Kernel.mu; notifications run with it held
@@ -271,17 +333,21 @@ func sigArrival(tg *ThreadGroup) (ch <-chan struct{}, done func()) {
 	}
 }
 
-// notifySignalWatchers tells tg's signalfds and rt_sigtimedwait callers
-// that sig was queued (signalfd_notify). Kernel.mu is held.
+// notifySignalWatchers tells the signalfds and tg's rt_sigtimedwait
+// callers that sig was queued (signalfd_notify). Every signalfd hears it,
+// not only tg's: one inherited across fork or passed over a socket reads
+// the signals of whoever reads it. Kernel.mu is held.
 func notifySignalWatchers(tg *ThreadGroup, sig int) {
 	sigWatch.mu.Lock()
 	defer sigWatch.mu.Unlock()
+	for _, w := range sigWatch.m {
+		for s := range w.files {
+			s.notify(sig)
+		}
+	}
 	w := sigWatch.m[tg]
 	if w == nil {
 		return
-	}
-	for s := range w.files {
-		s.notify(sig)
 	}
 	if w.arrived != nil {
 		close(w.arrived)

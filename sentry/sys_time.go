@@ -1,6 +1,7 @@
 package sentry
 
 import (
+	"math"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -13,8 +14,8 @@ func init() {
 	register(unix.SYS_CLOCK_GETRES, "dp", Full, "", sysClockGetres)
 	register(unix.SYS_GETTIMEOFDAY, "pp", Full, "", sysGettimeofday)
 	register(unix.SYS_TIME, "p", Full, "", sysTime)
-	register(unix.SYS_NANOSLEEP, "pp", Partial, "a restart after an ignored-but-interrupting signal sleeps the full time again", sysNanosleep)
-	register(unix.SYS_CLOCK_NANOSLEEP, "dxpp", Partial, "a restart after an ignored-but-interrupting signal sleeps the full time again", sysClockNanosleep)
+	register(unix.SYS_NANOSLEEP, "pp", Full, "", sysNanosleep)
+	register(unix.SYS_CLOCK_NANOSLEEP, "dxpp", Partial, "CPU-time clocks sleep in wall time", sysClockNanosleep)
 	register(unix.SYS_TIMES, "p", Partial, "CPU time is the address space's (threads and vfork children sharing it count together)", sysTimes)
 	register(unix.SYS_GETRUSAGE, "dp", Partial, "as times; ru_maxrss is the current RSS; other fields zero", sysGetrusage)
 }
@@ -119,45 +120,75 @@ func (t *Task) copyInTimespec(addr uint64) (unix.Timespec, error) {
 	return ts, nil
 }
 
-// sysNanosleep implements nanosleep(2).
+// sysNanosleep implements nanosleep(2) (hrtimer_nanosleep, relative on
+// CLOCK_MONOTONIC).
 func sysNanosleep(t *Task, a *sysArgs) (uint64, error) {
+	t.clearRestart()
 	ts, err := t.copyInTimespec(a[0])
 	if err != nil {
 		return 0, err
 	}
-	return 0, t.sleep(time.Duration(ts.Sec)*time.Second+time.Duration(ts.Nsec), a[1])
+	return 0, t.nanosleepUntil(time.Now().Add(timespecDuration(ts)), a[1])
 }
 
-// sleep waits for d unless a signal interrupts it; then the time left is
-// stored at remAddr (when non-zero) and the call restarts or fails with
-// EINTR (nanosleep's ERESTART_RESTARTBLOCK; a restart sleeps the full time
-// again).
-func (t *Task) sleep(d time.Duration, remAddr uint64) error {
-	if d <= 0 {
-		return nil
+// timespecDuration converts a validated timespec, saturating.
+func timespecDuration(ts unix.Timespec) time.Duration {
+	if ts.Sec >= int64(math.MaxInt64/time.Second) {
+		return math.MaxInt64
 	}
-	start := time.Now()
+	return time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec)
+}
+
+// sleepUntil waits until end; it reports false when a signal, a
+// job-control stop or a kill interrupted it first.
+func (t *Task) sleepUntil(end time.Time) bool {
+	d := time.Until(end)
+	if d <= 0 {
+		return true
+	}
+	intr, pending := t.waitChan()
+	if pending {
+		return false
+	}
 	tm := time.NewTimer(d)
+	defer tm.Stop()
 	select {
 	case <-tm.C:
-		return nil
-	case <-t.intr:
-		tm.Stop()
+		return true
+	case <-intr:
+		return false
 	}
-	if remAddr != 0 {
-		left := d - time.Since(start)
-		if left < 0 {
-			left = 0
-		}
-		if _, err := t.mm.CopyOut(remAddr, timespecBytes(unix.NsecToTimespec(left.Nanoseconds()))); err != nil {
-			return err
-		}
-	}
-	return errRestartRestartB
 }
 
-// sysClockNanosleep implements clock_nanosleep(2) (relative and TIMER_ABSTIME).
+// nanosleepUntil is do_nanosleep for a relative sleep that ends at end:
+// interrupted, it writes the time left to rmtp (unless 0; nothing left
+// means the sleep is over) and returns ERESTART_RESTARTBLOCK with a restart
+// that sleeps to the same end (hrtimer_nanosleep_restart), so a stop and
+// continue, or a signal without a handler, costs no extra time.
+func (t *Task) nanosleepUntil(end time.Time, rmtp uint64) error {
+	if t.sleepUntil(end) {
+		return nil
+	}
+	if rmtp != 0 {
+		left := time.Until(end)
+		if left <= 0 {
+			return nil
+		}
+		if _, err := t.mm.CopyOut(rmtp, timespecBytes(unix.NsecToTimespec(left.Nanoseconds()))); err != nil {
+			return unix.EFAULT
+		}
+	}
+	return t.setRestart(func(t *Task) (uint64, error) {
+		return 0, t.nanosleepUntil(end, rmtp)
+	})
+}
+
+// sysClockNanosleep implements clock_nanosleep(2) (common_nsleep): a
+// relative sleep restarts like nanosleep's; an interrupted TIMER_ABSTIME
+// sleep returns ERESTARTNOHAND and restarts the call itself, to the same
+// absolute time, with rmtp untouched.
 func sysClockNanosleep(t *Task, a *sysArgs) (uint64, error) {
+	t.clearRestart()
 	id, flags := int32(a[0]), a[1]
 	if _, err := clockNow(id); err != nil {
 		return 0, err
@@ -169,16 +200,15 @@ func sysClockNanosleep(t *Task, a *sysArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	d := time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec)
-	if flags&unix.TIMER_ABSTIME != 0 {
-		now, _ := clockNow(id)
-		d -= time.Duration(now.Sec)*time.Second + time.Duration(now.Nsec)
+	if flags&unix.TIMER_ABSTIME == 0 {
+		return 0, t.nanosleepUntil(time.Now().Add(timespecDuration(ts)), a[3])
 	}
-	rem := a[3]
-	if flags&unix.TIMER_ABSTIME != 0 {
-		rem = 0
+	now, _ := clockNow(id)
+	d := timespecDuration(ts) - timespecDuration(now)
+	if !t.sleepUntil(time.Now().Add(d)) {
+		return 0, errRestartNoHand
 	}
-	return 0, t.sleep(d, rem)
+	return 0, nil
 }
 
 // selfUsage is the CPU time the task's process has used: what its address

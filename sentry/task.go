@@ -116,6 +116,7 @@ type Task struct {
 	hasSavedMask bool
 	// restartErr is the ERESTART* code of a syscall a signal interrupted.
 	restartErr unix.Errno
+	restart    restartBlock // restart_syscall's function (restart.go)
 	// pending and queue are the signals sent to this thread alone
 	// (tkill, tgkill, faults), under ThreadGroup.sigMu.
 	pending signal.Set
