@@ -7,7 +7,10 @@
 // one OS thread: callers lock their goroutine with runtime.LockOSThread before
 // NewContext and keep it locked. Several such threads may use one
 // AddressSpace at once (the threads of a guest process). A thread that used
-// an AddressSpace calls Context.Release before its goroutine ends.
+// an AddressSpace calls Context.Release before its goroutine ends. A thread
+// that runs guest threads one after another (a pool of such threads) may
+// end each one's Context with ThreadKeeper.Keep instead, so that the next
+// Context of the thread reuses what the platform set up for it.
 package platform
 
 import (
@@ -168,6 +171,17 @@ type Context interface {
 	Interrupt()
 	// Release frees the context.
 	Release()
+}
+
+// ThreadKeeper is implemented by contexts whose platform keeps state per OS
+// thread (ptrace: the stub thread the calling tracer thread drives in each
+// address space it used).
+type ThreadKeeper interface {
+	// Keep frees the context like Release, called on its thread, but leaves
+	// the thread's platform state to the next Context created on the same
+	// thread. Release of any later Context of the thread frees it all, and
+	// must come before the thread ends.
+	Keep()
 }
 
 // Platform creates address spaces and contexts.

@@ -58,7 +58,10 @@ func (t *Task) exitTask() {
 			c.parentThread = o
 			break
 		}
-		if c.pdeathSig != 0 && !c.zombie {
+		// The last thread's children get theirs in processExit, once
+		// they have their new parent (forget_original_parent reparents
+		// first, so a handler's getppid sees the reaper).
+		if !last && c.pdeathSig != 0 && !c.zombie {
 			k.sendSignalLocked(c, signal.Info{Signo: int32(c.pdeathSig), Code: signal.SIUser})
 		}
 	}
@@ -109,6 +112,9 @@ func (k *Kernel) processExit(tg *ThreadGroup) {
 			c.parent = reaper
 			c.parentThread = reaper.leader
 			reaper.children[c] = struct{}{}
+			if c.pdeathSig != 0 && !c.zombie {
+				k.sendSignalLocked(c, signal.Info{Signo: int32(c.pdeathSig), Code: signal.SIUser})
+			}
 			if c.zombie {
 				// An adopted zombie is reported to its new parent.
 				k.notifyExitLocked(c)

@@ -9,7 +9,8 @@ package sentry
 //   intervalTimer.mu is taken without Kernel.mu (fire releases it first).
 //   futexTable.mu -> mm.MM.mu (the futex word is read under the table lock).
 //   mm.MM -> VFS.mu (page faults read file content) -> FileCache.mu.
-//   Kernel.mmMu, lockTable.mu, FDTable.mu and straceMu are leaves.
+//   Kernel.mmMu, lockTable.mu, FDTable.mu, workerPool.mu and straceMu are
+//   leaves.
 
 import (
 	"io"
@@ -57,6 +58,8 @@ type Kernel struct {
 	locks lockTable
 	// ttys holds the pseudo-terminals and the console (tty.go).
 	ttys ttyTable
+	// workers holds the idle task workers (task_worker.go).
+	workers workerPool
 
 	// stats counts platform events, logged at debug level when the sandbox ends.
 	stats struct {

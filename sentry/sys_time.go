@@ -42,6 +42,24 @@ func clockNow(id int32) (unix.Timespec, error) {
 	return ts, unix.EINVAL
 }
 
+// threadCPUTime is the calling host thread's CPU time.
+func threadCPUTime() time.Duration {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
+	return time.Duration(ts.Nano())
+}
+
+// clockNow is clockNow as task t sees it: the CPU-time clocks count from
+// the moment t began on its worker thread, which earlier tasks may have
+// used (task_worker.go).
+func (t *Task) clockNow(id int32) (unix.Timespec, error) {
+	ts, err := clockNow(id)
+	if err == nil && (id < 0 || id == unix.CLOCK_PROCESS_CPUTIME_ID || id == unix.CLOCK_THREAD_CPUTIME_ID) {
+		ts = unix.NsecToTimespec(max(ts.Nano()-int64(t.cpuBase), 0))
+	}
+	return ts, err
+}
+
 // timespecBytes encodes a struct timespec.
 func timespecBytes(ts unix.Timespec) []byte {
 	b := make([]byte, 16)
@@ -52,7 +70,7 @@ func timespecBytes(ts unix.Timespec) []byte {
 
 // sysClockGettime implements clock_gettime(2).
 func sysClockGettime(t *Task, a *sysArgs) (uint64, error) {
-	ts, err := clockNow(int32(a[0]))
+	ts, err := t.clockNow(int32(a[0]))
 	if err != nil {
 		return 0, err
 	}
@@ -203,7 +221,7 @@ func sysClockNanosleep(t *Task, a *sysArgs) (uint64, error) {
 	if flags&unix.TIMER_ABSTIME == 0 {
 		return 0, t.nanosleepUntil(time.Now().Add(timespecDuration(ts)), a[3])
 	}
-	now, _ := clockNow(id)
+	now, _ := t.clockNow(id)
 	d := timespecDuration(ts) - timespecDuration(now)
 	if !t.sleepUntil(time.Now().Add(d)) {
 		return 0, errRestartNoHand

@@ -1,6 +1,8 @@
 package sentry
 
 import (
+	"time"
+
 	"sync"
 	"sync/atomic"
 
@@ -117,6 +119,9 @@ type Task struct {
 	// restartErr is the ERESTART* code of a syscall a signal interrupted.
 	restartErr unix.Errno
 	restart    restartBlock // restart_syscall's function (restart.go)
+	// cpuBase is the worker thread's CPU time when the task began on it:
+	// the CPU-time clocks count from there (sys_time.go).
+	cpuBase time.Duration
 	// pending and queue are the signals sent to this thread alone
 	// (tkill, tgkill, faults), under ThreadGroup.sigMu.
 	pending signal.Set

@@ -1,8 +1,6 @@
 package sentry
 
 import (
-	"runtime"
-
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
@@ -11,20 +9,11 @@ import (
 	"kvsentry/platform"
 )
 
-// start runs the task on a goroutine of its own. first, when non-nil, runs on
-// that goroutine before the guest does (the initial exec) and its result is
-// sent on started; on error the task ends without running guest code.
-func (t *Task) start(first func() error, started chan<- error) {
-	go t.run(first, started)
-}
-
-// run is the task's goroutine: it owns an OS thread for its whole life (the
-// ptrace platform traces from it) and switches into the guest until exit.
-// It mirrors the loop of Linux's exit_to_user_mode / syscall entry.
+// run is the task's run loop, on a worker's locked OS thread
+// (task_worker.go; the ptrace platform traces from that thread): it
+// switches into the guest until the task exits. It mirrors the loop of
+// Linux's exit_to_user_mode / syscall entry.
 func (t *Task) run(first func() error, started chan<- error) {
-	// Never unlocked: the thread ends with the goroutine, and with it the
-	// platform's per-thread state (ptrace stubs it traces).
-	runtime.LockOSThread()
 	ctx, err := t.k.plat.NewContext()
 	if err != nil {
 		logrus.Errorf("task %d: platform context: %v", t.tid, err)
@@ -35,7 +24,8 @@ func (t *Task) run(first func() error, started chan<- error) {
 		return
 	}
 	t.ctx = ctx
-	defer ctx.Release()
+	defer endContext(ctx)
+	t.cpuBase = threadCPUTime()
 	if first != nil {
 		err := first()
 		if started != nil {

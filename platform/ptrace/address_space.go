@@ -11,7 +11,8 @@ import (
 
 // AddressSpace is a guest address space held by one stub process: a master
 // thread traced by the stub server (stub_server.go) and one stub thread per
-// tracer thread that has used the address space.
+// tracer thread that has used the address space (running a guest thread, or
+// parked for the tracer's next one: Context.Keep).
 type AddressSpace struct {
 	pid    int // host pid of the stub process
 	pidfd  int
@@ -52,15 +53,28 @@ func newAddressSpace(r *readyStub, fpSize int) (*AddressSpace, error) {
 // parked thread, and the server clones the next spare in the background
 // (a server round trip crosses CPUs: ~200 us here, against ~30 us for
 // adopting); without a spare it waits for the clone.
+//
+// The stub thread of a tracer thread outlives the guest thread it ran when
+// the tracer goes on to another guest thread (Context.Keep): the next guest
+// thread of this address space on the same tracer finds it here. One that
+// died meanwhile (it exited; the wait that saw it reaped it) is replaced.
 func (as *AddressSpace) threadFor(tid int) (*stubThread, error) {
 	as.mu.Lock()
 	t, released := as.threads[tid], as.released
+	var gone *stubThread
+	if t != nil && t.dead.Load() && !released {
+		gone, t = t, nil
+		delete(as.threads, tid)
+	}
 	spare := 0
 	if t == nil && !released && len(as.spares) > 0 {
 		spare = as.spares[len(as.spares)-1]
 		as.spares = as.spares[:len(as.spares)-1]
 	}
 	as.mu.Unlock()
+	if gone != nil {
+		forget(gone)
+	}
 	if released {
 		return nil, fmt.Errorf("ptrace: address space of stub %d was released", as.pid)
 	}

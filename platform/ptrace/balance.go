@@ -27,7 +27,9 @@ import (
 // trip) for more than busyShare of the period. The sentry's own work for a
 // guest thread does not count: the CPU time of the tracer thread overlaps
 // with its Switches and would make threads that only hand work to each
-// other look busy.
+// other look busy. A tracer thread whose guest thread ended but which waits
+// for the next one (Context.Keep) keeps its CPU and counts as idle: neither
+// busy nor a reason to run the balancer.
 
 // balancePeriod is how often the balancer looks at the tracers.
 const balancePeriod = 10 * time.Millisecond
@@ -49,6 +51,8 @@ type tracerState struct {
 	seen                bool
 	lastGuest, lastTime int64
 	busy                atomic.Bool // also read by placeTracer
+	// idle is set by Context.Keep until the thread's next Context switches.
+	idle atomic.Bool
 }
 
 // tracers is the registry of placed tracer threads, keyed by host tid.
@@ -109,23 +113,53 @@ func placeTracer() int {
 	ts := &tracerState{tid: tid}
 	ts.cpu.Store(int32(cpu))
 	tracers.m[tid] = ts
-	if len(tracers.m) >= 2 && len(tracers.cpus) >= 2 && !tracers.balancing {
-		tracers.balancing = true
-		go balanceLoop()
-	}
+	startBalancerLocked()
 	return cpu
 }
 
+// activeTracersLocked counts the placed tracers that are not idle.
+// tracers.mu held.
+func activeTracersLocked() int {
+	n := 0
+	for _, ts := range tracers.m {
+		if !ts.idle.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// startBalancerLocked starts the balancer when two or more tracers are
+// active and it is not running. tracers.mu held.
+func startBalancerLocked() {
+	if !tracers.balancing && len(tracers.cpus) >= 2 && activeTracersLocked() >= 2 {
+		tracers.balancing = true
+		go balanceLoop()
+	}
+}
+
 // tracerFor returns the placement record of tracer thread tid, nil if it
-// was never placed, and ties ctx to it.
+// was never placed, ties ctx to it and counts it active again.
 func tracerFor(tid int, ctx *Context) *tracerState {
 	tracers.mu.Lock()
+	defer tracers.mu.Unlock()
 	ts := tracers.m[tid]
-	tracers.mu.Unlock()
 	if ts != nil {
 		ts.ctx.Store(ctx)
+		if ts.idle.CompareAndSwap(true, false) {
+			startBalancerLocked()
+		}
 	}
 	return ts
+}
+
+// idleTracer marks ts idle: its guest thread ended and the thread waits for
+// the next one (Context.Keep).
+func idleTracer(ts *tracerState) {
+	ts.runSince.Store(0)
+	ts.ctx.Store(nil)
+	ts.busy.Store(false)
+	ts.idle.Store(true)
 }
 
 // dropTracer forgets tracer thread tid (it is about to end).
@@ -136,12 +170,12 @@ func dropTracer(tid int) {
 }
 
 // balanceLoop runs balance every balancePeriod while two or more tracers
-// are placed.
+// are placed and active.
 func balanceLoop() {
 	for {
 		time.Sleep(balancePeriod)
 		tracers.mu.Lock()
-		if len(tracers.m) < 2 {
+		if activeTracersLocked() < 2 {
 			tracers.balancing = false
 			for _, ts := range tracers.m {
 				ts.seen = false
@@ -166,6 +200,12 @@ func balance(list []*tracerState, cpus []int) {
 	now := monoNow()
 	busy := map[int][]*tracerState{}
 	for _, ts := range list {
+		if ts.idle.Load() {
+			// Measured afresh when its next guest thread runs.
+			ts.seen = false
+			ts.busy.Store(false)
+			continue
+		}
 		g := ts.inGuest.Load()
 		if rs := ts.runSince.Load(); rs != 0 {
 			g += now - rs

@@ -200,10 +200,29 @@ func (c *Context) Interrupt() {
 	}
 }
 
+var _ platform.ThreadKeeper = (*Context)(nil)
+
+// Keep implements platform.ThreadKeeper: called on the context's thread when
+// its guest thread ended, it frees the context but leaves the stub threads
+// this thread traces parked in their ptrace stops, one per address space
+// (AddressSpace.threads), so that the next Context of the thread runs its
+// guest on them with no clone, PTRACE_SEIZE or exit. A tracee stays tied to
+// the thread that seized it (ptrace(2)), so a parked stub thread can only
+// serve this thread; the address space's Release kills and reaps it like
+// any other of its threads. The thread keeps its CPU and counts as idle for
+// the balancer until its next Switch.
+func (c *Context) Keep() {
+	if c.ts != nil {
+		idleTracer(c.ts)
+	}
+	c.lastAS, c.lastT, c.ts = nil, nil, nil
+}
+
 // Release frees the context. Called on the thread that used it, it also
 // ends (exit(2), see exitThread) every stub thread this thread traces, in
-// every address space, so that the thread can end without killing stubs
-// that other threads still use (PTRACE_O_EXITKILL).
+// every address space (those of earlier, kept contexts of the thread too),
+// so that the thread can end without killing stubs that other threads still
+// use (PTRACE_O_EXITKILL).
 func (c *Context) Release() {
 	c.lastAS, c.lastT, c.ts = nil, nil, nil
 	tid := unix.Gettid()

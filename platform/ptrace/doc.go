@@ -33,6 +33,15 @@
 // of the address space go on. Release (any thread) kills every thread of the
 // stub and reaps them all. Interrupt may be called from any thread.
 //
+// A tracer thread that runs guest threads one after another (the sentry's
+// task workers) ends each one's Context with Keep instead: its stub threads
+// stay parked in their ptrace stops, still traced by it (a tracee is tied to
+// the one thread that seized it), and the next guest thread of the same
+// address space on that thread runs on its stub thread at once, without a
+// clone, PTRACE_SEIZE, CPU placement or exit(2). Parked stub threads die with
+// their address space's Release, or with the Release of a later Context of
+// their tracer thread before it ends.
+//
 // NewAddressSpace takes a stub from a small per-platform pool, pre-started
 // by a background goroutine through the server (stub_pool.go); the caller
 // only adopts a parked thread (~40 us instead of ~300 us for fork+exec and
