@@ -1,10 +1,10 @@
 //go:build ignore
 
 /* restart.c: sleeping syscalls interrupted by a signal (kernel/signal.c
- * restart_syscall(2)). A child sleeping 500 ms that is stopped at ~200 ms
- * and continued at ~300 ms must wake at its original deadline: nanosleep,
+ * restart_syscall(2)). A child sleeping 900 ms that is stopped at ~350 ms
+ * and continued at ~430 ms must wake at its original deadline: nanosleep,
  * clock_nanosleep (relative and TIMER_ABSTIME), poll, ppoll, select and
- * futex restart with the time left (a full restart would take >= 800 ms);
+ * futex restart with the time left (a full restart would take >= 1330 ms);
  * epoll_wait fails with EINTR instead. With a handler, nanosleep, poll and
  * a timed futex wait fail with EINTR even under SA_RESTART, nanosleep
  * writing the time left to rem; restart_syscall without an interrupted call
@@ -24,12 +24,13 @@
 
 #define FUTEX_WAIT_PRIVATE 128 /* FUTEX_WAIT | FUTEX_PRIVATE_FLAG */
 
-/* Time left honoured: ~500 ms; full timeout again: >= 800 ms; a child
- * stopped before it entered its call (a loaded machine): ~600 ms. */
-#define SLEEP_MS 500
-#define STOP_MS 200 /* after every child is ready */
-#define CONT_MS 300 /* after every child is ready */
-#define LIMIT_MS 720
+/* Time left honoured: ~900 ms; full timeout again: >= 1330 ms; a child
+ * stopped before it entered its call (a loaded machine): ~980 ms. The
+ * limit sits ~170 ms from both. */
+#define SLEEP_MS 900
+#define STOP_MS 350 /* after every child is ready */
+#define CONT_MS 430 /* after every child is ready */
+#define LIMIT_MS 1150
 
 static long now_ms(void)
 {
