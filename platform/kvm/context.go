@@ -3,6 +3,7 @@ package kvm
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +57,11 @@ func (c *Context) Switch(as platform.AddressSpace, regs *platform.Registers) (pl
 		// iretq to a non-canonical rip faults: Linux sends SIGSEGV.
 		return platform.Event{Kind: platform.EventSignal, Signo: int32(unix.SIGSEGV), Code: siKernel}, nil
 	}
+	// Interrupt signals the thread recorded in u.tid: the ioctls must run on
+	// that thread. Callers normally hold their thread locked already (the
+	// sentry's task workers do); locking nests.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	u, err := c.p.vm.acquire(c)
 	if err != nil {
 		return platform.Event{}, err
