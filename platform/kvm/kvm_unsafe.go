@@ -1,6 +1,7 @@
 package kvm
 
 import (
+	"runtime"
 	"sync/atomic"
 	"unsafe"
 
@@ -8,22 +9,34 @@ import (
 )
 
 // ioctl issues ioctl(2) with a plain integer argument. It may block (KVM_RUN),
-// so it goes through the scheduler-aware unix.Syscall.
+// so it goes through the scheduler-aware unix.Syscall. A call other than
+// KVM_RUN that a signal interrupted (KVM_CREATE_VM can be, by the Go
+// runtime's own SIGURG) is retried; KVM_RUN's EINTR is the caller's event.
 func ioctl(fd int, req uintptr, arg uintptr) (uintptr, error) {
-	r, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, arg)
-	if e != 0 {
-		return r, e
+	for {
+		r, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, arg)
+		if e == unix.EINTR && req != kvmRun {
+			continue
+		}
+		if e != 0 {
+			return r, e
+		}
+		return r, nil
 	}
-	return r, nil
 }
 
-// ioctlPtr issues ioctl(2) with a pointer argument.
+// ioctlPtr issues ioctl(2) with a pointer argument, retried on EINTR.
 func ioctlPtr(fd int, req uintptr, p unsafe.Pointer) error {
-	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, uintptr(p))
-	if e != 0 {
-		return e
+	for {
+		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, uintptr(p))
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return e
+		}
+		return nil
 	}
-	return nil
 }
 
 func setUserMemoryRegion(vmfd int, r *kvmUserspaceMemoryRegion) error {
@@ -50,9 +63,10 @@ func setMSRs(fd int, msrs [][2]uint64) error {
 		buf[1+2*i] = m[0]
 		buf[2+2*i] = m[1]
 	}
-	r, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), kvmSetMSRs, uintptr(unsafe.Pointer(&buf[0])))
-	if e != 0 {
-		return e
+	r, err := ioctl(fd, kvmSetMSRs, uintptr(unsafe.Pointer(&buf[0])))
+	runtime.KeepAlive(buf)
+	if err != nil {
+		return err
 	}
 	if int(r) != len(msrs) {
 		return unix.EINVAL
