@@ -71,6 +71,24 @@ func (c *FileCache) Update(off uint64, data []byte) {
 	}
 }
 
+// ZeroRange zeroes the bytes of [off, off+length) in the cached pages it
+// covers (a hole punched in the file, seen by its mappings), visiting only
+// the pages cached, whatever the length.
+func (c *FileCache) ZeroRange(off, length uint64) {
+	end := off + length
+	if end < off {
+		end = ^uint64(0)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for idx, p := range c.pages {
+		lo, hi := max(idx*PageSize, off), min((idx+1)*PageSize, end)
+		if lo < hi {
+			clear(c.pool.Bytes(p+lo%PageSize, hi-lo))
+		}
+	}
+}
+
 // OverlayDirty replaces the parts of dst (file content read at off) that
 // lie in dirty cached pages with the pages' bytes: stores through a shared
 // mapping not yet written back.

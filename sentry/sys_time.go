@@ -49,12 +49,18 @@ func threadCPUTime() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-// clockNow is clockNow as task t sees it: the CPU-time clocks count from
-// the moment t began on its worker thread, which earlier tasks may have
-// used (task_worker.go).
+// clockNow is clockNow as task t sees it: the process CPU clock is the
+// guest's CPU time (selfUsage); the thread CPU clocks count from the
+// moment t began on its worker thread, which earlier tasks may have used
+// (task_worker.go).
 func (t *Task) clockNow(id int32) (unix.Timespec, error) {
+	if id == unix.CLOCK_PROCESS_CPUTIME_ID {
+		// The guest's own CPU time, the same for every thread.
+		u := t.selfUsage()
+		return unix.NsecToTimespec(u.utimeNS + u.stimeNS), nil
+	}
 	ts, err := clockNow(id)
-	if err == nil && (id < 0 || id == unix.CLOCK_PROCESS_CPUTIME_ID || id == unix.CLOCK_THREAD_CPUTIME_ID) {
+	if err == nil && (id < 0 || id == unix.CLOCK_THREAD_CPUTIME_ID) {
 		ts = unix.NsecToTimespec(max(ts.Nano()-int64(t.cpuBase), 0))
 	}
 	return ts, err

@@ -58,7 +58,9 @@ func (f *File) Fallocate(mode uint32, off, length int64) error {
 		zeroEnd := min(end, size)
 		if off < zeroEnd {
 			md.zeroRange(off, zeroEnd)
-			in.updateCache(uint64(off), make([]byte, zeroEnd-off))
+			if c := in.pageCache(); c != nil {
+				c.ZeroRange(uint64(off), uint64(zeroEnd-off))
+			}
 			if s := storeOf(in); s != nil {
 				s.write(in, off, int(zeroEnd-off))
 			}

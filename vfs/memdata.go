@@ -78,6 +78,37 @@ func (md *memData) slot(pg uint64) uint64 {
 	return 0
 }
 
+// nextPresent returns the first page in [pg, limit) that holds a pool
+// page. It visits only index chunks that exist, so a sparse file of any
+// size costs time in proportion to what it holds.
+func (md *memData) nextPresent(pg, limit uint64) (uint64, bool) {
+	for pg < limit {
+		ci := pg >> chunkShift
+		c, ok := md.chunks[ci]
+		if !ok {
+			// Jump to the next chunk that exists, if any is below limit.
+			next, found := uint64(0), false
+			for k := range md.chunks {
+				if k > ci && (!found || k < next) {
+					next, found = k, true
+				}
+			}
+			if !found {
+				return 0, false
+			}
+			pg = next << chunkShift
+			continue
+		}
+		for i := pg & (chunkPages - 1); i < uint64(len(c)) && pg < limit; i, pg = i+1, pg+1 {
+			if c[i] != 0 {
+				return pg, true
+			}
+		}
+		pg = (ci + 1) << chunkShift
+	}
+	return 0, false
+}
+
 // setSlot stores page pg's slot.
 func (md *memData) setSlot(pg, s uint64) {
 	ci, i := pg>>chunkShift, pg&(chunkPages-1)
@@ -277,18 +308,22 @@ func (md *memData) freeFrom(keep uint64) {
 // pool (punched holes, shmem_fallocate's PUNCH_HOLE), partial ones are
 // cleared in place.
 func (md *memData) zeroRange(off, end int64) {
-	for off < end {
-		pg := uint64(off) / pageSize
-		in := uint64(off) % pageSize
-		k := min(pageSize-in, uint64(end-off))
-		if s := md.slot(pg); s != 0 {
-			if k == pageSize {
-				md.dropPage(pg, s)
-			} else {
-				md.pool.ZeroAt(s-1+in, k)
-			}
+	if end <= off {
+		return
+	}
+	first, limit := uint64(off)/pageSize, (uint64(end)+pageSize-1)/pageSize
+	for pg := first; ; pg++ {
+		var ok bool
+		if pg, ok = md.nextPresent(pg, limit); !ok {
+			return
 		}
-		off += int64(k)
+		lo, hi := max(int64(pg*pageSize), off), min(int64((pg+1)*pageSize), end)
+		s := md.slot(pg)
+		if hi-lo == pageSize {
+			md.dropPage(pg, s)
+		} else {
+			md.pool.ZeroAt(s-1+uint64(lo)%pageSize, uint64(hi-lo))
+		}
 	}
 }
 
@@ -298,8 +333,26 @@ func (md *memData) allocRange(off, end int64) error {
 	if end <= off {
 		return nil
 	}
-	_, err := md.fill(uint64(off)/pageSize, uint64(end-1)/pageSize)
-	return err
+	// On failure, give back what this call added (shmem_fallocate's
+	// shmem_undo_range): a failed fallocate must not keep the pool.
+	var added []uint64
+	for pg := uint64(off) / pageSize; pg <= uint64(end-1)/pageSize; pg++ {
+		if md.slot(pg) != 0 {
+			continue
+		}
+		p, err := md.newPage(uint64(end-1)/pageSize - pg + 1)
+		if err != nil {
+			for _, a := range added {
+				md.dropPage(a, md.slot(a))
+			}
+			md.trimReserve()
+			return err
+		}
+		md.setSlot(pg, p+1)
+		md.held++
+		added = append(added, pg)
+	}
+	return nil
 }
 
 // trimReserve returns the unused rest of the last block to the pool (done
@@ -331,11 +384,29 @@ var ioBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }
 // copyToFD writes [off, off+n) of the content to the host file fd at the
 // same offset (holes as zeros).
 func (md *memData) copyToFD(fd int, off int64, n int64) error {
+	if md == nil {
+		return nil
+	}
+	n = min(n, md.size-off)
+	end := off + n
 	bp := ioBufs.Get().(*[]byte)
 	defer ioBufs.Put(bp)
 	buf := *bp
-	for n > 0 {
-		k := int(min(n, int64(len(buf))))
+	for off < end {
+		// A stretch without pages is a hole on the host too, so a huge
+		// sparse range costs neither time nor disk.
+		dataAt := end
+		if pg, ok := md.nextPresent(uint64(off)/pageSize, (uint64(end)+pageSize-1)/pageSize); ok {
+			dataAt = max(off, int64(pg*pageSize))
+		}
+		if dataAt > off {
+			if err := hostPunch(fd, off, dataAt-off); err != nil {
+				return err
+			}
+			off = dataAt
+			continue
+		}
+		k := int(min(end-off, int64(len(buf))))
 		got, err := md.readAt(buf[:k], off)
 		if err != nil {
 			return err
@@ -346,7 +417,35 @@ func (md *memData) copyToFD(fd int, off int64, n int64) error {
 		if err := writeAllAt(fd, buf[:got], off); err != nil {
 			return err
 		}
-		off, n = off+int64(got), n-int64(got)
+		off += int64(got)
+	}
+	return nil
+}
+
+// hostPunch makes [off, off+n) of host file fd read as zeros: a hole punch
+// (fallocate(2) FALLOC_FL_PUNCH_HOLE), else, where the file system has
+// none, zeros written over it (whatever lies past the end of the file
+// needs neither: the size is set separately).
+func hostPunch(fd int, off, n int64) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	n = min(n, st.Size-off)
+	if n <= 0 {
+		return nil
+	}
+	err := unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
+	if err != unix.EOPNOTSUPP && err != unix.ENOSYS {
+		return err
+	}
+	zero := make([]byte, min(n, 256<<10))
+	for n > 0 {
+		k := min(n, int64(len(zero)))
+		if err := writeAllAt(fd, zero[:k], off); err != nil {
+			return err
+		}
+		off, n = off+k, n-k
 	}
 	return nil
 }
@@ -382,8 +481,15 @@ func (md *memData) seekHoleData(off int64, hole bool) (int64, error) {
 	if off < 0 || off >= size {
 		return 0, unix.ENXIO
 	}
+	if !hole {
+		if pg, ok := md.nextPresent(uint64(off)/pageSize, (uint64(size)+pageSize-1)/pageSize); ok {
+			return max(off, int64(pg*pageSize)), nil
+		}
+		return 0, unix.ENXIO
+	}
+	// The first page without a pool page: at most one past what is held.
 	for pos := off; pos < size; pos = (pos/pageSize + 1) * pageSize {
-		if (md.slot(uint64(pos)/pageSize) == 0) == hole {
+		if md.slot(uint64(pos)/pageSize) == 0 {
 			return pos, nil
 		}
 	}

@@ -312,3 +312,50 @@ func TestMemFileMappingKeepsContent(t *testing.T) {
 		t.Errorf("content outlived its last mapping: %d pages", free0-pool.FreePages())
 	}
 }
+
+// TestMemDataHugeSparse checks that a file almost as large as the largest
+// allowed, holding two pages, is cheap to zero, seek and allocate in: the
+// work follows the pages held, not the size (a guest could otherwise make
+// the sentry walk 2^28 pages or allocate a 1 TiB buffer), and that a
+// fallocate the pool cannot satisfy gives back what it took.
+func TestMemDataHugeSparse(t *testing.T) {
+	pool, err := mm.NewPool(8 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	free0 := pool.FreePages()
+	md := newMemData(pool)
+	const size = maxFileSize - pageSize
+	md.truncate(size)
+	if _, err := md.writeAt([]byte("a"), 5*pageSize+7); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := md.writeAt([]byte("z"), size-1); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := md.seekHoleData(0, false); err != nil || got != 5*pageSize {
+		t.Errorf("SEEK_DATA from 0 = %d, %v; want %d", got, err, 5*pageSize)
+	}
+	if got, err := md.seekHoleData(6*pageSize, false); err != nil || got != size-pageSize {
+		t.Errorf("SEEK_DATA from page 6 = %d, %v; want %d", got, err, int64(size-pageSize))
+	}
+	if got, err := md.seekHoleData(5*pageSize, true); err != nil || got != 6*pageSize {
+		t.Errorf("SEEK_HOLE from page 5 = %d, %v; want %d", got, err, 6*pageSize)
+	}
+	before := pool.FreePages()
+	if err := md.allocRange(0, size); err != unix.ENOSPC {
+		t.Fatalf("fallocate of ~1 TiB in an 8 MiB pool: %v, want ENOSPC", err)
+	}
+	if pool.FreePages() != before || md.pagesHeld() != 2 {
+		t.Fatalf("a failed fallocate kept pages: free %d (was %d), held %d", pool.FreePages(), before, md.pagesHeld())
+	}
+	md.zeroRange(0, size)
+	if md.pagesHeld() != 0 {
+		t.Errorf("punching the whole file left %d pages", md.pagesHeld())
+	}
+	md.release()
+	if pool.FreePages() != free0 {
+		t.Errorf("pool free pages %d, want %d", pool.FreePages(), free0)
+	}
+}
