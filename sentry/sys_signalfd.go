@@ -219,7 +219,7 @@ func (s *signalFile) Release() {
 // epoll_wait or epoll_ctl to that task while any signalfd exists, so that
 // signalfd_poll sees the polling thread (Linux's current): vfs's Poll
 // carries no caller, and a task's goroutine keeps its OS thread for life
-// (task_run.go locks it).
+// (task_worker.go locks it).
 var sfdPollers struct {
 	// open counts live signalfds; with none, nothing is recorded.
 	open atomic.Int64

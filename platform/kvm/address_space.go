@@ -245,3 +245,6 @@ func (as *AddressSpace) Release() {
 func (as *AddressSpace) CPUTime() (user, sys time.Duration) {
 	return time.Duration(as.userNS.Load()), 0
 }
+
+// CPUClock is CPUTime's sum.
+func (as *AddressSpace) CPUClock() time.Duration { return time.Duration(as.userNS.Load()) }
